@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make book   - create .venv, install, run every notebook (papermill), build the HTML book
+#   make test   - create .venv, install, run the test suite
+# PROFILE=paper (default) | quick chooses the notebook parameters (notebooks/profiles.toml).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= paper
+# torch/torchvision versions that install offline on our machines; pyproject.toml accepts any recent one
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+# MNIST: use the shared offline copy when it exists (WTM_DATA overrides)
+ifneq ($(wildcard ../shared/data/MNIST/raw),)
+export WTM_DATA ?= $(abspath ../shared/data)
+endif
+
+.PHONY: book test install clean-book
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH_PINS)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest -q
+
+book: install
+	$(VENV)/bin/wtm book --profile $(PROFILE)
+
+clean-book:
+	rm -rf _build book/chapters/*.ipynb

@@ -1,0 +1,8 @@
+"""wtmlib: the library behind the wtm-repro book.
+
+Modules, in the order data flows through them: ``data`` (Algorithm 1, eq. 2),
+``model`` (eq. 1), ``optim`` (Layca), ``record`` (neuron-level signals), ``train``
+(Section 2.2 regimes), ``cache`` (results keyed by configuration).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,64 @@
+"""Layca (Carbonnelle & De Vleeschouwer, 2019): layer-level control of the rotation.
+
+For each weight tensor (a whole layer, not a neuron) Layca takes the SGD step g,
+removes its component along the weights w, rescales it to ``lr * ||w||``, applies it,
+and rescales the weights back to their norm before the step::
+
+    g_perp = g - <g, w> w / ||w||^2
+    w'     = w - lr * ||w|| * g_perp / ||g_perp||
+    w_new  = w' * ||w|| / ||w'||
+
+so every step rotates the layer by exactly ``atan(lr)`` radians. In the authors'
+original code only kernels are updated: biases and batch-norm parameters keep their
+initial values. Here each parameter group chooses its rule with ``mode``:
+
+* ``"layca"`` - the update above;
+* ``"sgd"``   - plain ``w - lr * g`` (e.g. biases trained rather than frozen, or an
+  output layer left to SGD with its own learning rate);
+* ``"frozen"`` - untouched (the original code's treatment of biases and batch norm).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .checks import ConfigError, check_choice
+
+MODES = ("layca", "sgd", "frozen")
+
+
+class Layca(torch.optim.Optimizer):
+    """Layca applied to plain SGD, with a per-group ``mode`` (default ``"layca"``)."""
+
+    def __init__(self, params, lr: float, mode: str = "layca", eps: float = 1e-12):
+        if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr > 0):
+            raise ConfigError(f"lr={lr!r}: must be a number > 0")
+        check_choice("mode", mode, MODES)
+        super().__init__(params, dict(lr=lr, mode=mode, eps=eps))
+        for group in self.param_groups:
+            check_choice("mode", group["mode"], MODES)
+            if not group["lr"] > 0:
+                raise ConfigError(f"lr={group['lr']!r}: must be > 0")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, mode = group["lr"], group["mode"]
+            for w in group["params"]:
+                if w.grad is None or mode == "frozen":
+                    continue
+                if mode == "sgd":
+                    w.add_(w.grad, alpha=-lr)
+                    continue
+                norm = w.norm()
+                g = w.grad - (w.grad * w).sum() / norm**2 * w  # component orthogonal to w
+                g_norm = g.norm()
+                # a gradient parallel to w (or zero) gives no rotation; no host sync here
+                scale = torch.where(g_norm > group["eps"], lr * norm / g_norm, 0.0)
+                w.sub_(g * scale)
+                w.mul_(norm / w.norm())  # back to the norm before the step
+        return loss

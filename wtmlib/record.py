@@ -1,0 +1,120 @@
+"""Neuron-level training signals of Sections 3.2, 4.1 and 4.2.2, aggregated on the fly.
+
+The recorder never keeps a per-sample tensor per epoch. What it keeps:
+
+* ``pattern_means_train [epochs+1, n_hidden, n_pat]``: the mean pre-activation
+  z = W1^T x of each pattern's training samples in each hidden neuron, at
+  initialisation (row 0) and after each epoch (Figures 2, 3, 4, 6);
+* ``pattern_means_probe``: the same on a probe set (the test set; Figure 2);
+* ``mean_sign [n_train, n_hidden]``: for each training sample and hidden neuron, the
+  mean over all the training steps that used the sample of sign(dL/da), the
+  derivative of the loss with respect to the neuron's activation (Section 4.1,
+  Figure 3 row 4);
+* ``final_pre [n_train, k]``: the final pre-activations in the ``k`` neurons with the
+  largest |W2| (their indices in ``final_neurons``; Figure 3 row 3);
+* per epoch: loss, train and probe accuracy, and the share of the total training loss
+  carried by the difficult (d > 0, eq. 2) and the regular samples (Figure 5), with
+  each group's accuracy and mean loss (Section 5.1).
+
+Each ``observe_*`` call takes tensors the training loop has already computed, so
+recording costs no extra forward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
+    """``A [n_pat, n]`` with ``A @ z`` the per-pattern mean of ``z [n, ...]``.
+
+    A pattern absent from ``p`` gets NaN means (it has no samples to average).
+    """
+    onehot = F.one_hot(p.long(), n_pat).T.float()  # [n_pat, n]
+    counts = onehot.sum(1, keepdim=True)
+    return onehot / torch.where(counts > 0, counts, torch.nan)
+
+
+class Recorder:
+    """Collects the signals listed in the module docstring during one training run."""
+
+    def __init__(self, p_train: torch.Tensor, y_train: torch.Tensor, difficult: torch.Tensor,
+                 n_pat: int, n_hidden: int, p_probe: torch.Tensor | None = None,
+                 y_probe: torch.Tensor | None = None):
+        device = p_train.device
+        self.avg_train = pattern_average_matrix(p_train, n_pat)  # [n_pat, n_train]
+        self.avg_probe = None if p_probe is None else pattern_average_matrix(p_probe, n_pat)
+        self.y_train = y_train.float()
+        self.y_probe = None if y_probe is None else y_probe.float()
+        self.difficult = difficult.bool()
+        self.sign_sum = torch.zeros(len(p_train), n_hidden, device=device)  # [n_train, n_hidden]
+        self.sign_count = torch.zeros(len(p_train), device=device)  # steps that used each sample
+        self.means_train: list[torch.Tensor] = []  # each [n_hidden, n_pat]
+        self.means_probe: list[torch.Tensor] = []
+        self.history: dict[str, list[torch.Tensor]] = {k: [] for k in (
+            "loss", "train_acc", "share_difficult", "share_regular", "loss_difficult",
+            "loss_regular", "acc_difficult", "acc_regular", "probe_acc", "probe_loss")}
+
+    def observe_train(self, z: torch.Tensor, logits: torch.Tensor) -> None:
+        """State after one more epoch, from a pass over the whole training set.
+
+        ``z [n_train, n_hidden]`` pre-activations, ``logits [n_train]``.
+        """
+        z, logits = z.detach(), logits.detach()
+        self.means_train.append((self.avg_train @ z).T)  # [n_hidden, n_pat]
+        losses = F.binary_cross_entropy_with_logits(logits, self.y_train, reduction="none")
+        correct = ((logits > 0).float() == self.y_train).float()
+        d, r = self.difficult, ~self.difficult
+        total = losses.sum()
+        h = self.history
+        h["loss"].append(losses.mean())
+        h["train_acc"].append(correct.mean())
+        h["share_difficult"].append(losses[d].sum() / total)
+        h["share_regular"].append(losses[r].sum() / total)
+        h["loss_difficult"].append(losses[d].mean())
+        h["loss_regular"].append(losses[r].mean())
+        h["acc_difficult"].append(correct[d].mean())
+        h["acc_regular"].append(correct[r].mean())
+
+    def observe_probe(self, z: torch.Tensor, logits: torch.Tensor) -> None:
+        """The same state on the probe set (``z [n_probe, n_hidden]``, ``logits [n_probe]``)."""
+        z, logits = z.detach(), logits.detach()
+        self.means_probe.append((self.avg_probe @ z).T)
+        self.history["probe_acc"].append(((logits > 0).float() == self.y_probe).float().mean())
+        self.history["probe_loss"].append(
+            F.binary_cross_entropy_with_logits(logits, self.y_probe))
+
+    def observe_grad(self, grad_a: torch.Tensor, idx: torch.Tensor | None = None) -> None:
+        """One training step's dL/da ``[batch, n_hidden]`` for training samples ``idx``
+        (``None``: the full batch, in order). Only its sign is kept."""
+        s = torch.sign(grad_a.detach())
+        if idx is None:
+            self.sign_sum += s
+            self.sign_count += 1
+        else:
+            self.sign_sum.index_add_(0, idx, s)
+            self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
+
+    def arrays(self, final_z: torch.Tensor, w2: torch.Tensor, keep_neurons: int) -> dict:
+        """Everything recorded, as numpy arrays (``final_z [n_train, n_hidden]``)."""
+        k = min(keep_neurons, w2.numel())
+        top = torch.argsort(w2.detach().abs(), descending=True, stable=True)[:k]
+        out = {
+            "pattern_means_train": torch.stack(self.means_train),
+            "mean_sign": self.sign_sum / self.sign_count.clamp_min(1)[:, None],
+            "final_neurons": top,
+            "final_pre": final_z.detach()[:, top],
+        }
+        if self.means_probe:
+            out["pattern_means_probe"] = torch.stack(self.means_probe)
+        for key, values in self.history.items():
+            if values:
+                out["history_" + key] = torch.stack(values)
+        return {k: v.cpu().numpy() for k, v in out.items()}
+
+
+def numpy_history(arrays: dict) -> dict[str, np.ndarray]:
+    """The per-epoch curves of a run's arrays, keyed without the ``history_`` prefix."""
+    return {k[len("history_"):]: v for k, v in arrays.items() if k.startswith("history_")}

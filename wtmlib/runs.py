@@ -1,0 +1,49 @@
+"""One call per experiment: configuration in, cached result out.
+
+``run(data_cfg, model_cfg, train_cfg)`` draws the data, trains with recording and
+stores the result under its configuration's hash; the same call again loads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+from . import cache
+from .data import SyntheticConfig, make_synthetic
+from .train import EXECUTION_FIELDS, ModelConfig, TrainConfig, train
+
+
+def load_data(data_cfg):
+    """The data set a data configuration describes (S, or Aggregated MNIST)."""
+    if isinstance(data_cfg, SyntheticConfig):
+        return make_synthetic(data_cfg)
+    from .mnist import AggregatedMNISTConfig, load_aggregated_mnist  # noqa: PLC0415
+    if isinstance(data_cfg, AggregatedMNISTConfig):
+        return load_aggregated_mnist(data_cfg)
+    raise TypeError(f"data_cfg: unknown data configuration {type(data_cfg).__name__}")
+
+
+def run_config(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict:
+    """The JSON configuration that keys a run (execution settings left out)."""
+    t = {k: v for k, v in asdict(train_cfg).items() if k not in EXECUTION_FIELDS}
+    return {"data": {"kind": type(data_cfg).__name__, **asdict(data_cfg)},
+            "model": asdict(model_cfg), "train": t}
+
+
+def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
+        train_cfg: TrainConfig = TrainConfig(), experiment: str = "runs",
+        refresh: bool = False, root=None) -> cache.Result:
+    """Train (or load) one model and return its recorded arrays and metrics."""
+
+    def compute():
+        out = train(load_data(data_cfg), model_cfg, train_cfg)
+        return out.arrays, out.metrics
+
+    return cache.cached(experiment, run_config(data_cfg, model_cfg, train_cfg), compute,
+                        root=root, refresh=refresh)
+
+
+def seeds(cfgs: tuple, n_seeds: int):
+    """``(data_cfg, train_cfg)`` pairs for seeds 0..n_seeds-1 (data and init both vary)."""
+    data_cfg, train_cfg = cfgs
+    return [(replace(data_cfg, seed=s), replace(train_cfg, seed=s)) for s in range(n_seeds)]

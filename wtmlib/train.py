@@ -1,0 +1,294 @@
+"""The two training regimes of Section 2.2, with recording.
+
+* Section 3.1: SGD, learning rate 1, batch 64, binary cross-entropy, until every
+  training sample is classified correctly (bounded by ``epochs``; a run that hits the
+  bound says so in ``hit_max_epochs``).  ``TrainConfig.section3()``.
+* Section 4: Layca, full batch, 400 epochs, learning rate 3**-3 divided by 5 at epoch
+  375 (the original Layca code uses rates 3**-k, so the paper's "3^{-3}" is 1/27).
+  ``TrainConfig()`` (the defaults).
+
+``train`` is a pure function of (data, model config, train config): the model's
+initial weights and the mini-batch order come from ``TrainConfig.seed``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .checks import ConfigError, check_choice, check_float, check_int, check_type
+from .model import ACTIVATIONS, MLP
+from .optim import Layca
+from .record import Recorder
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The MLP of equation (1): width, activation (ablation: "linear"), batch norm."""
+
+    n_hidden: int = 1000
+    activation: str = "relu"
+    batchnorm: bool = False
+
+    def __post_init__(self):
+        check_int("n_hidden", self.n_hidden, 1)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_type("batchnorm", self.batchnorm, bool, "True or False")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained and what is recorded. Defaults: Section 4 (Layca).
+
+    Parameter readings the paper leaves open (Section 2.2), each a setting:
+
+    * ``lr``: 3**-3 = 1/27 (Layca's 3**-k convention); ``3e-3`` is the other reading.
+    * ``biases``: Layca's original code leaves biases and batch-norm parameters at
+      their initial values ("frozen"); "sgd" trains them with plain SGD at ``lr``.
+    * ``output_layer``: "layca" rotates W2 like W1; "sgd" trains it with plain SGD at
+      ``output_lr`` (default ``lr``).
+    """
+
+    optimizer: str = "layca"  # "layca" | "sgd"
+    lr: float = 3.0**-3  # learning rate (Section 2.2)
+    batch_size: int = 0  # 0: full batch; else mini-batches, reshuffled each epoch
+    epochs: int = 400  # fixed number of epochs, or the bound when until_fit
+    until_fit: bool = False  # stop when every training sample is classified correctly
+    lr_decay_epoch: int = 375  # from this 0-based epoch on, lr / lr_decay_factor; -1: never
+    lr_decay_factor: float = 5.0
+    biases: str = "frozen"  # Layca only: "frozen" | "sgd" (biases and batch norm)
+    output_layer: str = "layca"  # Layca only: "layca" | "sgd"
+    output_lr: float = 0.0  # lr of an "sgd" output layer; 0: same as lr
+    seed: int = 0  # initial weights and mini-batch order
+    probe: bool = True  # record pattern means and accuracy on the test set every epoch
+    keep_neurons: int = 16  # final pre-activations kept for this many top-|W2| neurons
+    device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    threads: int = 0  # CPU threads for torch; 0: leave torch's setting
+    progress: bool = True  # tqdm progress bar
+
+    def __post_init__(self):
+        check_choice("optimizer", self.optimizer, ("layca", "sgd"))
+        check_float("lr", self.lr, 0.0, low_open=True)
+        check_int("batch_size", self.batch_size, 0)
+        check_int("epochs", self.epochs, 1)
+        check_type("until_fit", self.until_fit, bool, "True or False")
+        check_int("lr_decay_epoch", self.lr_decay_epoch, -1)
+        check_float("lr_decay_factor", self.lr_decay_factor, 0.0, low_open=True)
+        check_choice("biases", self.biases, ("frozen", "sgd"))
+        check_choice("output_layer", self.output_layer, ("layca", "sgd"))
+        check_float("output_lr", self.output_lr, 0.0)
+        check_int("seed", self.seed, 0, 2**63 - 1)
+        check_type("probe", self.probe, bool, "True or False")
+        check_int("keep_neurons", self.keep_neurons, 0)
+        check_type("device", self.device, str, "a device name such as 'auto', 'cpu', 'cuda'")
+        if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")
+                or self.device == "mps"):
+            raise ConfigError(f"device={self.device!r}: must be 'auto', 'cpu', 'cuda[:N]' or 'mps'")
+        check_int("threads", self.threads, 0)
+        check_type("progress", self.progress, bool, "True or False")
+
+    @classmethod
+    def section3(cls, **changes) -> "TrainConfig":
+        """Section 3.1: SGD, lr 1, batch 64, until the training set is fitted."""
+        base = dict(optimizer="sgd", lr=1.0, batch_size=64, epochs=1000, until_fit=True,
+                    lr_decay_epoch=-1)
+        return cls(**{**base, **changes})
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based ``epoch`` (step decay, Section 2.2)."""
+        decayed = 0 <= self.lr_decay_epoch <= epoch
+        return self.lr / self.lr_decay_factor if decayed else self.lr
+
+
+# settings that choose where a run executes, not what it computes: kept out of the cache key
+EXECUTION_FIELDS = ("device", "threads", "progress")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name!r}: CUDA is not available on this machine")
+    return dev
+
+
+def build_model(n_in: int, model_cfg: ModelConfig, seed: int) -> MLP:
+    """The MLP with PyTorch's default initialisation drawn from ``seed`` (on the CPU)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MLP(n_in, model_cfg.n_hidden, model_cfg.activation, model_cfg.batchnorm)
+
+
+def build_optimizer(model: MLP, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """SGD on every parameter, or Layca with the parameter groups the config chooses."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    others = [p for n, p in model.named_parameters() if n not in ("hidden.weight", "out.weight")]
+    return Layca([
+        dict(params=[model.hidden.weight], mode="layca"),
+        dict(params=[model.out.weight], mode=cfg.output_layer,
+             lr=cfg.output_lr or cfg.lr),
+        dict(params=others, mode=cfg.biases),
+    ], lr=cfg.lr)
+
+
+def set_lr(opt: torch.optim.Optimizer, cfg: TrainConfig, epoch: int) -> None:
+    scale = cfg.lr_at(epoch) / cfg.lr
+    for i, group in enumerate(opt.param_groups):
+        base = cfg.output_lr if (i == 1 and cfg.optimizer == "layca" and cfg.output_lr) else cfg.lr
+        group["lr"] = base * scale
+
+
+@dataclass
+class TrainOutput:
+    """What ``train`` returns: recorded arrays, final weights and summary metrics."""
+
+    arrays: dict  # name -> numpy array (see wtmlib.record), weights "w1", "w2", "b2", ...
+    metrics: dict  # scalars: final accuracies, epochs_run, hit_max_epochs, wall_s, ...
+
+
+def _forward(model: MLP, x: torch.Tensor, grad: bool, on_grad=None):
+    """Forward pass returning (pre-activations z, logits); with ``on_grad`` the
+    backward of the loss later calls it with dL/da."""
+    captured = {}
+    bwd = {"hook_post": on_grad} if on_grad else None
+    with torch.set_grad_enabled(grad), model.hooks(
+            fwd={"hook_pre": lambda t: captured.__setitem__("z", t)}, bwd=bwd):
+        logits = model(x)
+    return captured["z"], logits
+
+
+def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = TrainConfig(),
+          callback=None) -> TrainOutput:
+    """Train the MLP on ``data`` (x/y/p train and test tensors) and record everything.
+
+    ``callback(kind, index, model)`` (tests, checkpoints) is called with
+    ``("step", s, model)`` just before optimizer step ``s`` (the weights that produced
+    its gradient) and ``("epoch", e, model)`` at each recorded state (``e = 0`` is the
+    initialisation).
+    """
+    from .data import difficulty  # noqa: PLC0415  (data knows nothing of training)
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    start = time.perf_counter()
+    x, y, p = (t.to(device) for t in (data.x_train, data.y_train, data.p_train))
+    xt, yt, pt = (t.to(device) for t in (data.x_test, data.y_test, data.p_test))
+    yf = y.float()
+    d = difficulty(x, y, data.centroids.to(device)) > 0
+    model = build_model(x.shape[1], model_cfg, cfg.seed).to(device)
+    opt = build_optimizer(model, cfg)
+    rec = Recorder(p, y, d, data.centroids.shape[0], model_cfg.n_hidden,
+                   pt if cfg.probe else None, yt if cfg.probe else None)
+    full_batch = cfg.batch_size == 0 or cfg.batch_size >= len(x)
+    order_gen = torch.Generator().manual_seed(cfg.seed)
+    callback = callback or (lambda *a: None)
+
+    def probe(epoch):
+        if cfg.probe:
+            model.eval()
+            rec.observe_probe(*_forward(model, xt, grad=False))
+            model.train()
+        callback("epoch", epoch, model)
+
+    def fitted() -> bool:
+        return cfg.until_fit and bool(rec.history["train_acc"][-1] == 1.0)
+
+    step = 0
+    epochs_run = 0
+    bar = tqdm(total=cfg.epochs, disable=not cfg.progress, desc="train", leave=False)
+    if full_batch:
+        # One forward per epoch: the pass that computes the gradient of epoch e also
+        # gives the recorded state after e epochs; the last state needs one more pass.
+        for epoch in range(cfg.epochs + 1):
+            last = epoch == cfg.epochs
+            z, logits = _forward(model, x, grad=not last,
+                                 on_grad=None if last else rec.observe_grad)
+            rec.observe_train(z, logits)
+            probe(epoch)
+            if last or fitted():
+                break
+            set_lr(opt, cfg, epoch)
+            opt.zero_grad(set_to_none=True)
+            callback("step", step, model)
+            F.binary_cross_entropy_with_logits(logits, yf).backward()
+            opt.step()
+            step += 1
+            epochs_run = epoch + 1
+            bar.update()
+        final_z = z
+    else:
+        def evaluate(epoch):
+            model.eval()
+            z, logits = _forward(model, x, grad=False)
+            model.train()
+            rec.observe_train(z, logits)
+            probe(epoch)
+            return z
+
+        final_z = evaluate(0)
+        for epoch in range(cfg.epochs):
+            if fitted():
+                break
+            set_lr(opt, cfg, epoch)
+            perm = torch.randperm(len(x), generator=order_gen).to(device)
+            for idx in perm.split(cfg.batch_size):
+                opt.zero_grad(set_to_none=True)
+                callback("step", step, model)
+                _, logits = _forward(model, x[idx], grad=True,
+                                     on_grad=lambda g, idx=idx: rec.observe_grad(g, idx))
+                F.binary_cross_entropy_with_logits(logits, yf[idx]).backward()
+                opt.step()
+                step += 1
+            epochs_run = epoch + 1
+            final_z = evaluate(epoch + 1)
+            bar.update()
+            bar.set_postfix(train_acc=f"{rec.history['train_acc'][-1].item():.4f}")
+    bar.close()
+
+    arrays = rec.arrays(final_z, model.w2, cfg.keep_neurons)
+    arrays.update({name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()
+                   if t.dtype.is_floating_point})
+    train_acc = float(arrays["history_train_acc"][-1])
+    metrics = dict(
+        epochs_run=epochs_run, steps=step, train_acc=train_acc, fitted=train_acc == 1.0,
+        hit_max_epochs=bool(cfg.until_fit and train_acc < 1.0),
+        test_acc=float(arrays["history_probe_acc"][-1]) if cfg.probe
+        else evaluate_accuracy(model, xt, yt),
+        wall_s=time.perf_counter() - start, device=str(device),
+        threads=torch.get_num_threads())
+    return TrainOutput(arrays, metrics)
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of ``x [n, n_in]`` classified as ``y [n]`` (logit > 0 is class 1)."""
+    model.eval()
+    logits = model(x)
+    model.train()
+    return ((logits > 0).long() == y.long()).float().mean().item()
+
+
+def config_dict(*configs) -> dict:
+    """JSON-able view of configuration dataclasses, keyed by class name."""
+    return {type(c).__name__: asdict(c) for c in configs}
+
+
+def model_from_arrays(arrays: dict, model_cfg: ModelConfig) -> MLP:
+    """Rebuild a trained model from the weights stored in a run's arrays."""
+    n_in = arrays["hidden.weight"].shape[1]
+    model = MLP(n_in, model_cfg.n_hidden, model_cfg.activation, model_cfg.batchnorm)
+    state = model.state_dict()
+    for name in state:
+        if name in arrays:
+            state[name] = torch.as_tensor(np.asarray(arrays[name]))
+    model.load_state_dict(state)
+    return model

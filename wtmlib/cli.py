@@ -1,0 +1,63 @@
+"""The ``wtm`` command: run chapters, build the book.
+
+    wtm run noise -p sigma_train 0.6         # one notebook, paper profile, one override
+    wtm run data --profile quick
+    wtm book --profile quick                 # every notebook, then the HTML book
+    wtm book -p noise.n_seeds 5              # an override for one notebook of the book
+    wtm params noise                         # a notebook's parameters and defaults
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import pipeline
+
+
+def _overrides(pairs, notebook: str | None) -> dict[str, dict]:
+    """``-p KEY VALUE`` pairs as ``{notebook: {key: value}}`` (``nb.key`` in ``wtm book``)."""
+    out: dict[str, dict] = {}
+    for key, value in pairs or []:
+        nb, _, name = key.rpartition(".") if notebook is None else (notebook, ".", key)
+        if not nb:
+            raise pipeline.ParameterError(
+                f"-p {key}: in 'wtm book' name the notebook too, e.g. -p noise.{key} VALUE")
+        out.setdefault(nb, {})[name] = pipeline.parse_value(value)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="wtm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("run", "execute one notebook into book/chapters"),
+                        ("book", "execute every notebook and build the HTML book")):
+        p = sub.add_parser(name, help=help_)
+        if name == "run":
+            p.add_argument("notebook", help="short name, e.g. data, noise")
+        p.add_argument("--profile", default="paper", help="paper (default) or quick")
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="override one parameter (repeatable)")
+    p = sub.add_parser("params", help="list a notebook's parameters and their defaults")
+    p.add_argument("notebook")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "params":
+            for key, value in pipeline.default_parameters(args.notebook).items():
+                print(f"{key} = {value!r}")
+        elif args.command == "run":
+            over = _overrides(args.param, args.notebook)
+            params = pipeline.resolve(args.profile, over, [args.notebook])
+            pipeline.run_notebooks(params, profile=args.profile)
+        elif args.command == "book":
+            pipeline.build_book(args.profile, _overrides(args.param, None))
+    except (pipeline.ParameterError, pipeline.NotebookFailed, RuntimeError) as err:
+        print(f"wtm: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -118,10 +118,13 @@ import pandas as pd  # noqa: E402
 stats = pd.DataFrame({"train": split_stats(data.x_train, data.p_train, cfg.sigma_train),
                       "test": split_stats(data.x_test, data.p_test, cfg.sigma_test)})
 display(stats)
+report.figure(plots.component_hist(data.x_train, data.p_train, data.masks),
+              f"Component values of the unit-norm training samples, on and off their "
+              f"pattern's mask (sigma_train={cfg.sigma_train}, seed {cfg.seed}).")
 report.glue("norm_dev", float(max(abs(stats.loc["norm min"] - 1).max(),
                                   abs(stats.loc["norm max"] - 1).max())), ".1e")
 report.glue("off_std_err", float(abs(stats.loc["off-pattern std", "train"] /
-                                     stats.loc["predicted off std", "train"] - 1)), ".1%")
+                                     stats.loc["predicted off std", "train"] - 1)), ".2%")
 
 # %% [markdown]
 # The norms differ from 1 by at most {glue:text}`norm_dev` (float32 rounding) and the
@@ -129,14 +132,18 @@ report.glue("off_std_err", float(abs(stats.loc["off-pattern std", "train"] /
 #
 # ## Patterns and classes in two dimensions
 #
-# A principal-component projection of training samples. Patterns are clusters in the
-# 500-dimensional space, but at $\sigma = 0.4$ the noise dominates any two directions:
-# the projection shows why a network has to *find* the patterns, and why neither the
-# patterns nor the classes are linearly obvious in a few directions.
+# Two projections of training samples to the plane. In the raw 500-dimensional space
+# the noise dominates every pair of principal directions (top row): nothing of the
+# patterns shows. The bottom row maps each sample's correlations with the
+# $n_\text{pat}$ centroids to the plane, pattern $k$ at angle $2\pi k / n_\text{pat}$
+# (class 0 on the upper half circle, class 1 on the lower one): the patterns are there,
+# as clusters that overlap their neighbours, and the classes are groups of them. This
+# is the structure a network has to find from the class labels alone.
 
 # %%
-report.figure(plots.projection(data.x_train, data.p_train, data.y_train, P["n_projection"]),
-              f"First two principal components of {min(P['n_projection'], cfg.n_train)} "
+report.figure(plots.projection(data.x_train, data.p_train, data.y_train, data.centroids,
+                               P["n_projection"]),
+              f"Projections of {min(P['n_projection'], cfg.n_train)} "
               f"training samples (sigma_train={cfg.sigma_train}, seed {cfg.seed}).")
 
 # %% [markdown]

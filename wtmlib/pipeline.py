@@ -179,17 +179,17 @@ def run_notebooks(params: dict[str, dict], out_dir: Path = CHAPTERS, profile: st
     return times
 
 
-def build_html(out: Path | None = None, log=print) -> Path:
-    """Build the book with jupyter-book (warnings are errors) into ``_build/html``.
+def build_html(root: Path = ROOT, log=print) -> Path:
+    """Build the book under ``root`` with jupyter-book (warnings are errors) into
+    ``root/_build/html``.
 
     The book is built in a staging folder and swapped in only on success, so a
     failed build leaves the previous book in place.
     """
-    out = out or ROOT / "_build"
-    staging = ROOT / "_build_staging"
+    staging = root / "_build_staging"
     shutil.rmtree(staging, ignore_errors=True)
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--toc",
-           str(ROOT / "book" / "_toc.yml"), "--path-output", str(staging), "-W", "-n",
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(root), "--toc",
+           str(root / "book" / "_toc.yml"), "--path-output", str(staging), "-W", "-n",
            "--keep-going"]
     log("[wtm] building the book: " + " ".join(cmd[1:]))
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -197,35 +197,41 @@ def build_html(out: Path | None = None, log=print) -> Path:
         sys.stdout.write(proc.stdout[-6000:])
         sys.stderr.write(proc.stderr[-6000:])
         raise RuntimeError("jupyter-book build failed (warnings are errors); see the log above")
-    html = out / "html"
+    html = root / "_build" / "html"
     html.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(html, ignore_errors=True)
-    shutil.move(str(staging / "_build" / "html"), str(html))
+    old = root / "_build" / "html.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if html.exists():
+        os.replace(html, old)
+    os.replace(staging / "_build" / "html", html)
+    shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
     return html
 
 
 def build_book(profile: str = "paper", overrides: dict | None = None, names=None,
-               log=print) -> Path:
-    """Run every notebook with ``profile`` and build the HTML book.
+               root: Path = ROOT, log=print) -> Path:
+    """Run every notebook with ``profile`` and build the HTML book under ``root``.
 
     Notebooks run into a staging folder first; the executed chapters and the HTML
-    book are replaced only when every notebook and the build succeed.
+    book are replaced only when every notebook and the build succeed, so a failure
+    leaves the previous book in place.
     """
     params = resolve(profile, overrides, names)
-    staging = CHAPTERS.parent / ".chapters_staging"
+    chapters = root / "book" / "chapters"
+    staging = root / "book" / ".chapters_staging"
     shutil.rmtree(staging, ignore_errors=True)
     times = run_notebooks(params, staging, profile, log)
-    CHAPTERS.mkdir(parents=True, exist_ok=True)
+    chapters.mkdir(parents=True, exist_ok=True)
     for nb in staging.glob("*.ipynb"):
-        os.replace(nb, CHAPTERS / nb.name)
+        os.replace(nb, chapters / nb.name)
     shutil.rmtree(staging, ignore_errors=True)
-    missing = [n for n in notebook_names() if not (CHAPTERS / source_path(n).with_suffix(
-        ".ipynb").name).exists()]
+    missing = [n for n in notebook_names()
+               if not (chapters / source_path(n).with_suffix(".ipynb").name).exists()]
     if missing:
-        raise RuntimeError(f"chapters not executed: {missing}")
+        raise RuntimeError(f"chapters not executed yet: {missing} (run them with 'wtm run')")
     start = time.perf_counter()
-    html = build_html(log=log)
+    html = build_html(root, log=log)
     log(f"[wtm] notebooks: {sum(times.values()):.1f} s, book build: "
         f"{time.perf_counter() - start:.1f} s -> {html / 'index.html'}")
     return html

@@ -74,20 +74,30 @@ def component_hist(x, p, masks_) -> plt.Figure:
     return fig
 
 
-def projection(x, p, y, n: int = 3000) -> plt.Figure:
-    """2-D PCA projection of samples, coloured by pattern (left) and by class (right)."""
-    x, p, y = _np(x)[:n], _np(p)[:n], _np(y)[:n]
+def _pca2(x):
     xc = x - x.mean(0)
     _, _, vt = np.linalg.svd(xc, full_matrices=False)
-    xy = xc @ vt[:2].T
-    fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 4.2), sharex=True, sharey=True)
-    colors = pattern_colors(int(p.max()) + 1)
-    axes[0].scatter(*xy.T, c=[colors[k] for k in p], s=3, lw=0)
-    axes[0].set_title("coloured by pattern")
-    axes[1].scatter(*xy.T, c=[CLASS_COLORS[k] for k in y], s=3, lw=0)
-    axes[1].set_title("coloured by class")
-    for ax in axes:
-        ax.set(xlabel="PC 1", ylabel="PC 2")
+    return xc @ vt[:2].T
+
+
+def projection(x, p, y, centroids, n: int = 3000) -> plt.Figure:
+    """2-D PCA projections of samples, coloured by pattern (left) and by class (right).
+
+    Top row: PCA of the raw samples. Bottom row: the samples' correlations with the
+    pattern centroids ``x @ c^T`` mapped to the plane with pattern ``k`` at angle
+    ``2 pi k / n_pat`` (class 0 on the upper half circle, class 1 on the lower one).
+    """
+    x, p, y, c = _np(x)[:n], _np(p)[:n], _np(y)[:n], _np(centroids)
+    colors = pattern_colors(c.shape[0])
+    angles = 2 * np.pi * (np.arange(c.shape[0]) + 0.5) / c.shape[0]
+    wheel = np.stack([np.cos(angles), np.sin(angles)], 1)  # [n_pat, 2]
+    fig, axes = plt.subplots(2, 2, figsize=(WIDTH, 7.6))
+    for row, (xy, what) in enumerate(((_pca2(x), "PCA of the raw samples"),
+                                      (x @ c.T @ wheel, "centroid correlations on a wheel"))):
+        axes[row, 0].scatter(*xy.T, c=[colors[k] for k in p], s=3, lw=0)
+        axes[row, 1].scatter(*xy.T, c=[CLASS_COLORS[k] for k in y], s=3, lw=0)
+        for col, by in enumerate(("pattern", "class")):
+            axes[row, col].set(title=f"{what}, coloured by {by}")
     fig.tight_layout()
     return fig
 

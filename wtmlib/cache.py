@@ -3,7 +3,8 @@
 ``key`` is a hash of the run's full configuration and of the source code of the
 modules that compute the numbers (``CODE_MODULES``), so a result made by code that
 has changed is never reused. The JSON beside the arrays holds the configuration, the
-metrics, the code hash, the library version and the SHA-256 of the ``.npz``.
+metrics, the code hash, the library version, the SHA-256 of the ``.npz`` and
+its own SHA-256 (of the document without that field).
 
 Writes are atomic (temporary file, fsync, rename; the JSON goes last and marks the
 result complete). On load, a missing, truncated or edited file is detected by its
@@ -78,6 +79,13 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _doc_sha256(doc: dict) -> str:
+    """SHA-256 of a result's JSON document without its own ``sha256`` field, in a
+    canonical form (what survives a JSON round trip, keys sorted)."""
+    body = json.loads(json.dumps({k: v for k, v in doc.items() if k != "sha256"}))
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -104,6 +112,7 @@ def save(result: Result, experiment: str, root: Path | None = None) -> Result:
         _atomic_write(npz, lambda f: np.savez(f, **result.arrays))
         info = dict(result.info, npz_sha256=_sha256(npz), code=code_hash(), version=__version__)
         doc = dict(key=result.key, config=result.config, metrics=result.metrics, info=info)
+        doc["sha256"] = _doc_sha256(doc)  # an edited JSON is detected like an edited .npz
         _atomic_write(meta, lambda f: f.write(json.dumps(doc, indent=1, sort_keys=True).encode()))
     except OSError as err:
         raise OSError(f"could not write results to {npz.parent} ({err.strerror or err}); "
@@ -119,7 +128,8 @@ def load(experiment: str, key: str, root: Path | None = None) -> Result | None:
         return None
     try:
         doc = json.loads(meta.read_text())
-        if doc.get("key") != key or doc["info"]["npz_sha256"] != _sha256(npz):
+        if (doc.get("key") != key or doc.get("sha256") != _doc_sha256(doc)
+                or doc["info"]["npz_sha256"] != _sha256(npz)):
             raise ValueError("checksum or key mismatch")
         with np.load(npz, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}

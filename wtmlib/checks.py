@@ -7,6 +7,7 @@ name the parameter, its value and what is allowed.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 
@@ -30,8 +31,10 @@ def check_int(name: str, value, low: int | None = None, high: int | None = None)
 
 def check_float(name: str, value, low: float | None = None, high: float | None = None,
                 low_open: bool = False) -> None:
-    """A real number in ``[low, high]``, or ``(low, high]`` when ``low_open``."""
+    """A finite real number in ``[low, high]``, or ``(low, high]`` when ``low_open``."""
     check_type(name, value, numbers.Real, "a number")
+    if not math.isfinite(value):  # NaN passes every comparison below
+        raise ConfigError(f"{name}={value!r}: must be a finite number")
     if low is not None and low_open and not value > low:
         raise ConfigError(f"{name}={value!r}: must be > {low}")
     _check_range(name, value, None if low_open else low, high)

@@ -115,3 +115,144 @@ def difficulty_hist(d_by_sigma: dict) -> plt.Figure:
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def accuracy_heatmap(mean_acc, sigmas_train, sigmas_test, hit_max=None) -> plt.Figure:
+    """Figure 1: mean test accuracy over sigma_train (rows) x sigma_test (columns).
+
+    Rows whose models hit the max-epochs bound in some seed are marked with ``*``.
+    """
+    labels = [f"{s:g}" + (" *" if hit_max is not None and np.any(hit_max[:, j]) else "")
+              for j, s in enumerate(sigmas_train)]
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, WIDTH * 0.6))
+    sns.heatmap(100 * np.asarray(mean_acc), annot=True, fmt=".1f", cmap="viridis",
+                xticklabels=[f"{s:g}" for s in sigmas_test], yticklabels=labels, ax=ax,
+                cbar_kws={"label": "test accuracy (%)"}, annot_kws={"fontsize": 7})
+    ax.set(xlabel="sigma_test", ylabel="sigma_train")
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_curves(acc, sigmas_train, sigmas_test, show_test) -> plt.Figure:
+    """Test accuracy against sigma_train for several sigma_test: mean over seeds, with
+    the min-max range of the seeds shaded. ``acc [n_seeds, n_train, n_test]``."""
+    acc = 100 * np.asarray(acc)
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.7, 3.8))
+    palette = sns.color_palette("viridis", len(show_test))
+    for color, s in zip(palette, show_test):
+        k = list(sigmas_test).index(s)
+        ax.plot(sigmas_train, acc[:, :, k].mean(0), "o-", color=color, label=f"sigma_test={s:g}")
+        ax.fill_between(sigmas_train, acc[:, :, k].min(0), acc[:, :, k].max(0), color=color,
+                        alpha=0.2, lw=0)
+    ax.set(xlabel="sigma_train", ylabel="test accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pattern_trajectories(ax, means, classes, title: str = "", which=None) -> None:
+    """One neuron's pattern means over training ``means [epochs+1, n_pat]``, one line
+    per pattern, coloured by class (Figures 2, 3, 4, 6). ``which`` restricts to a class."""
+    means, classes = np.asarray(means), np.asarray(classes)
+    colors = pattern_colors(len(classes))
+    for k in range(len(classes)):
+        if which is None or classes[k] == which:
+            ax.plot(means[:, k], color=colors[k] if which is not None else
+                    CLASS_COLORS[classes[k]], lw=0.9)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("epoch")
+
+
+def trajectory_grid(panels, classes, ylabel: str = "mean pre-activation",
+                    ncols: int | None = None) -> plt.Figure:
+    """A grid of ``pattern_trajectories`` panels; ``panels`` is a list of
+    ``(means [epochs+1, n_pat], title)`` or a list of rows of them."""
+    rows = panels if isinstance(panels[0], list) else [panels]
+    nrows, ncols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(min(WIDTH, 3.3 * ncols), 2.7 * nrows),
+                             squeeze=False)
+    for r, row in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r, c]
+            if c >= len(row):
+                ax.axis("off")
+                continue
+            means, title = row[c]
+            pattern_trajectories(ax, means, classes, title)
+            if c == 0:
+                ax.set_ylabel(ylabel)
+    fig.tight_layout()
+    return fig
+
+
+def wtm_figure(means, final_pre, mean_sign, p, y, classes, neurons, w2=None) -> plt.Figure:
+    """Figures 3 and 6: one column per neuron in ``neurons``.
+
+    Rows 1-2: each pattern's mean pre-activation over training, class 0 then class 1
+    (``means [epochs+1, n_hidden, n_pat]``). Row 3: the final pre-activations of the
+    training samples by pattern (``final_pre [n_train, len(neurons)]``, columns in the
+    order of ``neurons``). Row 4: histogram over samples of the mean sign of dL/da over
+    all training steps (``mean_sign [n_train, n_hidden]``), by class.
+    """
+    means, final_pre, mean_sign = (np.asarray(a) for a in (means, final_pre, mean_sign))
+    p, y, classes = (np.asarray(a) for a in (p, y, classes))
+    n_pat = len(classes)
+    colors = pattern_colors(n_pat)
+    fig, axes = plt.subplots(4, len(neurons), figsize=(WIDTH, 9.5), squeeze=False)
+    for c, n in enumerate(neurons):
+        head = f"neuron {n}" + (f" (W2={float(np.ravel(w2)[n]):+.2f})" if w2 is not None else "")
+        for row in (0, 1):
+            ax = axes[row, c]
+            pattern_trajectories(ax, means[:, n, :], classes, which=row)
+            ax.set_title(f"{head}\nclass {row}" if row == 0 else f"class {row}", fontsize=8)
+            ax.set_xlabel("epoch" if row == 1 else "")
+        ax = axes[2, c]
+        data = [final_pre[p == k, c] for k in range(n_pat)]
+        parts = ax.violinplot(data, showextrema=False, widths=0.9)
+        for body, color in zip(parts["bodies"], colors):
+            body.set_facecolor(color)
+            body.set_alpha(0.9)
+        ax.set(xlabel="pattern", xticks=[1, n_pat // 2, n_pat])
+        ax.set_title("final pre-activations", fontsize=8)
+        ax = axes[3, c]
+        bins = np.linspace(-1, 1, 41)
+        for cls in (0, 1):
+            ax.hist(mean_sign[y == cls, n], bins=bins, color=CLASS_COLORS[cls], alpha=0.7,
+                    label=f"class {cls}")
+        ax.set(xlabel="mean sign of dL/da")
+        ax.set_title("mean derivative sign", fontsize=8)
+    axes[0, 0].set_ylabel("mean pre-activation")
+    axes[1, 0].set_ylabel("mean pre-activation")
+    axes[2, 0].set_ylabel("pre-activation")
+    axes[3, 0].set_ylabel("samples")
+    axes[3, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def loss_shares(histories: list, crossing=None) -> plt.Figure:
+    """Figure 5 (right): share of the total training loss carried by the difficult
+    (d > 0) and the regular samples over training, one pair of lines per seed."""
+    fig, ax = plt.subplots(figsize=(WIDTH / 1.6, 3.4))
+    for i, h in enumerate(histories):
+        ax.plot(h["share_difficult"], color="crimson", alpha=0.8, lw=1,
+                label="difficult (d > 0)" if i == 0 else None)
+        ax.plot(h["share_regular"], color="0.3", alpha=0.8, lw=1,
+                label="regular (d <= 0)" if i == 0 else None)
+    if crossing is not None:
+        ax.axvline(crossing, color="k", ls="--", lw=0.8, label=f"crossing (epoch {crossing})")
+    ax.set(xlabel="epoch", ylabel="share of the total loss", xscale="symlog")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def curves(series: dict, xlabel: str, ylabel: str, logx: bool = False) -> plt.Figure:
+    """Named curves on one axis (``{label: values}``, index = epoch)."""
+    fig, ax = plt.subplots(figsize=(WIDTH / 1.6, 3.2))
+    for label, values in series.items():
+        ax.plot(np.asarray(values), label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale="symlog" if logx else "linear")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,10 @@ from .data import SyntheticConfig, make_synthetic
 from .train import EXECUTION_FIELDS, ModelConfig, TrainConfig, train
 
 
+# where data files lie and whether to fetch them: they do not change the arrays
+DATA_LOCATION_FIELDS = ("root", "download")
+
+
 def load_data(data_cfg):
     """The data set a data configuration describes (S, or Aggregated MNIST)."""
     if isinstance(data_cfg, SyntheticConfig):
@@ -26,7 +30,8 @@ def load_data(data_cfg):
 def run_config(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict:
     """The JSON configuration that keys a run (execution settings left out)."""
     t = {k: v for k, v in asdict(train_cfg).items() if k not in EXECUTION_FIELDS}
-    return {"data": {"kind": type(data_cfg).__name__, **asdict(data_cfg)},
+    d = {k: v for k, v in asdict(data_cfg).items() if k not in DATA_LOCATION_FIELDS}
+    return {"data": {"kind": type(data_cfg).__name__, **d},
             "model": asdict(model_cfg), "train": t}
 
 
@@ -47,3 +52,20 @@ def seeds(cfgs: tuple, n_seeds: int):
     """``(data_cfg, train_cfg)`` pairs for seeds 0..n_seeds-1 (data and init both vary)."""
     data_cfg, train_cfg = cfgs
     return [(replace(data_cfg, seed=s), replace(train_cfg, seed=s)) for s in range(n_seeds)]
+
+
+def data_config_of(result: cache.Result):
+    """The data configuration a stored result was trained on."""
+    from .mnist import AggregatedMNISTConfig  # noqa: PLC0415
+
+    kinds = {"SyntheticConfig": SyntheticConfig, "AggregatedMNISTConfig": AggregatedMNISTConfig}
+    fields = dict(result.config["data"])
+    cls = kinds[fields.pop("kind")]
+    if "pattern_weights" in fields and fields["pattern_weights"] is not None:
+        fields["pattern_weights"] = tuple(fields["pattern_weights"])
+    return cls(**fields)
+
+
+def load_data_of(result: cache.Result):
+    """The data set a stored result was trained on (regenerated, or read from disk)."""
+    return load_data(data_config_of(result))

@@ -150,7 +150,7 @@ for s, res in fig2.items():
     panels.append([(res["pattern_means_probe"][:, n, :],
                     f"sigma_train={s:g} ({100 * acc:.1f}%), neuron #{r + 1} by |W2|")
                    for r, n in enumerate(top)])
-report.figure(plots.trajectory_grid([row[:1] for row in panels], classes),
+report.figure(plots.trajectory_grid([[row[0] for row in panels]], classes),
               "Figure 2 re-made: mean pre-activation of each pattern's test samples "
               "(sigma_test=0.4) in the neuron with the largest |W2|, after every epoch; "
               "blue: class 0 patterns, orange: class 1. Seed 0.")

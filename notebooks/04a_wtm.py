@@ -42,7 +42,7 @@ sigma_train = 0.4
 sigma_test = 0.4
 n_hidden = 1000  # model M (eq. 1)
 activation = "relu"
-lr = 0.037037037037037035  # 3**-3 = 1/27, the Layca authors use rates 3**-k
+lr = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
 epochs = 400
 lr_decay_epoch = 375  # lr / 5 from this epoch on
 batch_size = 0  # 0: full batch

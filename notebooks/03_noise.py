@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from wtmlib import measures, plots, report, sweeps
+from wtmlib import claims, measures, plots, report, sweeps
 from wtmlib.data import SyntheticConfig, pattern_class
 from wtmlib.runs import load_data_of, run
 from wtmlib.train import ModelConfig, TrainConfig
@@ -119,6 +119,9 @@ report.glue("moderate_tests", ", ".join(f"{s:g}" for s in best.index[moderate]) 
 report.glue("other_tests", ", ".join(f"{s:g} (best {b:g})" for s, b in
                                      best.best_sigma_train[~moderate].items()) or "none")
 report.glue("best_at_04", f"{best.best_sigma_train.get(0.4, float('nan')):g}")
+claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
+              note="best sigma_train per sigma_test: " + ", ".join(
+                  f"{t:g}->{b:g}" for t, b in best.best_sigma_train.items()))
 
 # %% [markdown]
 # The best $\sigma_\text{train}$ lies in the moderate range 0.3-0.5 for
@@ -147,6 +150,11 @@ for s, res in fig2.items():
     top = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
     acc = res.metrics["test_acc"]
     report.glue(f"fig2_acc_{s:g}", 100 * acc, ".1f")
+    if s in (0.4, 1.2) and 0.4 in sigmas_test and s in sigmas_train:
+        cell = 100 * grid.acc[:, sigmas_train.index(s), sigmas_test.index(0.4)]
+        claims.record("F2-acc-generalizing" if s == 0.4 else "F2-acc-memorizing",
+                      float(cell.mean()), float(cell.std(ddof=1)) if len(cell) > 1 else
+                      float("nan"), len(cell), note="sigma_test=0.4, SGD until fit")
     panels.append([(res["pattern_means_probe"][:, n, :],
                     f"sigma_train={s:g} ({100 * acc:.1f}%), neuron #{r + 1} by |W2|")
                    for r, n in enumerate(top)])

@@ -47,7 +47,9 @@ epochs = 400
 lr_decay_epoch = 375  # lr / 5 from this epoch on
 batch_size = 0  # 0: full batch
 biases = "frozen"  # Layca's original code leaves biases untrained
-output_layer = "layca"
+output_layer = "sgd"  # main reading: W2 by plain SGD (see "ambiguous settings" in 4.1)
+output_lr = 1.0  # learning rate of the SGD output layer
+snapshots = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400]  # weights kept
 n_seeds = 3  # seeds 0..n_seeds-1
 early_epoch = 10  # "early" epoch of the rank-correlation measure
 n_neurons_shown = 4  # Figure 3 columns: neurons with the largest |W2|
@@ -67,7 +69,7 @@ from wtmlib.train import ModelConfig, TrainConfig
 
 P = report.parameters("wtm", globals())
 data_cfg, model_cfg, train_cfg = report.configs(P, SyntheticConfig, ModelConfig, TrainConfig)
-train_cfg = replace(train_cfg, progress=False, probe=True)
+train_cfg = replace(train_cfg, progress=False)
 seeds = list(range(n_seeds))
 classes = pattern_class(n_pat).numpy()
 plots.style()

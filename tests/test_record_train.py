@@ -292,3 +292,14 @@ def test_probe_off_still_reports_test_accuracy(tiny):
     with torch.no_grad():
         acc = ((model(tiny.x_test) > 0).long() == tiny.y_test).float().mean().item()
     assert out.metrics["test_acc"] == pytest.approx(acc)
+
+
+def test_snapshots_store_the_weights_after_the_chosen_epochs(tiny):
+    cfg = TrainConfig(epochs=4, lr_decay_epoch=-1, progress=False, snapshots=(3, 0, 3))
+    out, states = _train_saving_states(tiny, ModelConfig(n_hidden=12), cfg)
+    assert list(out.arrays["snapshot_epochs"]) == [0, 3]
+    for k, epoch in enumerate((0, 3)):
+        np.testing.assert_array_equal(out.arrays["snapshot_hidden.weight"][k],
+                                      states["epoch"][epoch]["hidden.weight"].numpy())
+    with pytest.raises(ValueError, match="snapshots"):
+        TrainConfig(epochs=4, snapshots=(5,))

@@ -5,6 +5,7 @@
     wtm book --profile quick                 # every notebook, then the HTML book
     wtm book -p noise.n_seeds 5              # an override for one notebook of the book
     wtm params noise                         # a notebook's parameters and defaults
+    wtm claims                               # the scorecard (exit 1 if a value is missing)
 """
 
 from __future__ import annotations
@@ -41,12 +42,20 @@ def main(argv=None) -> int:
                        help="override one parameter (repeatable)")
     p = sub.add_parser("params", help="list a notebook's parameters and their defaults")
     p.add_argument("notebook")
+    sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "params":
             for key, value in pipeline.default_parameters(args.notebook).items():
                 print(f"{key} = {value!r}")
+        elif args.command == "claims":
+            from . import claims  # noqa: PLC0415
+
+            missing = claims.print_table()
+            if missing:
+                print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)
+                return 1
         elif args.command == "run":
             over = _overrides(args.param, args.notebook)
             params = pipeline.resolve(args.profile, over, [args.notebook])

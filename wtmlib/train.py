@@ -67,6 +67,7 @@ class TrainConfig:
     seed: int = 0  # initial weights and mini-batch order
     probe: bool = True  # record pattern means and accuracy on the test set every epoch
     keep_neurons: int = 16  # final pre-activations kept for this many top-|W2| neurons
+    snapshots: tuple = ()  # epochs after which the weights are stored (e.g. Section 5.2)
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # CPU threads for torch; 0: leave torch's setting
     progress: bool = True  # tqdm progress bar
@@ -85,6 +86,10 @@ class TrainConfig:
         check_int("seed", self.seed, 0, 2**63 - 1)
         check_type("probe", self.probe, bool, "True or False")
         check_int("keep_neurons", self.keep_neurons, 0)
+        check_type("snapshots", self.snapshots, (tuple, list), "a sequence of epochs")
+        for e in self.snapshots:
+            check_int("snapshots[...]", e, 0, self.epochs)
+        object.__setattr__(self, "snapshots", tuple(sorted(set(self.snapshots))))
         check_type("device", self.device, str, "a device name such as 'auto', 'cpu', 'cuda'")
         if not (self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda")
                 or self.device == "mps"):
@@ -192,7 +197,14 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
     order_gen = torch.Generator().manual_seed(cfg.seed)
     callback = callback or (lambda *a: None)
 
+    snaps: dict[str, list] = {}
+
     def probe(epoch):
+        if epoch in cfg.snapshots:
+            for name, t in model.state_dict().items():
+                if t.dtype.is_floating_point:
+                    snaps.setdefault(name, []).append(t.detach().cpu().numpy().copy())
+            snaps.setdefault("epochs", []).append(epoch)
         if cfg.probe:
             model.eval()
             rec.observe_probe(*_forward(model, xt, grad=False))
@@ -257,6 +269,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
     arrays = rec.arrays(final_z, model.w2, cfg.keep_neurons)
     arrays.update({name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()
                    if t.dtype.is_floating_point})
+    arrays.update({f"snapshot_{name}": np.stack(v) for name, v in snaps.items()})
     train_acc = float(arrays["history_train_acc"][-1])
     metrics = dict(
         epochs_run=epochs_run, steps=step, train_acc=train_acc, fitted=train_acc == 1.0,

@@ -256,3 +256,16 @@ def curves(series: dict, xlabel: str, ylabel: str, logx: bool = False) -> plt.Fi
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def panels_vs(x, panels: dict, xlabel: str, logx: bool = False) -> plt.Figure:
+    """Side-by-side panels of curves against ``x``: ``{ylabel: {label: values}}``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 3.4), squeeze=False)
+    for ax, (ylabel, series) in zip(axes[0], panels.items()):
+        palette = sns.color_palette("viridis", len(series))
+        for color, (label, values) in zip(palette, series.items()):
+            ax.plot(x, values, "o-", color=color, label=label)
+        ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -96,8 +96,8 @@ for seed, res, d in zip(seeds, results, data):
                       test_acc=res.metrics["test_acc"])
 timing = pd.DataFrame(rows).T.rename_axis("seed")
 display(timing)
-crossings = np.array([np.inf if c is None else c for c in timing.crossing], dtype=float)
-onsets = np.array([np.inf if o is None else o for o in timing.onset], dtype=float)
+crossings = np.array([np.inf if r["crossing"] is None else r["crossing"] for r in rows.values()])
+onsets = np.array([np.inf if r["onset"] is None else r["onset"] for r in rows.values()])
 report.figure(plots.loss_shares([r.history for r in results],
                                 None if np.isinf(crossings[0]) else int(crossings[0])),
               f"Figure 5 (right) re-made: share of the total training loss carried by the "

@@ -13,15 +13,167 @@
 # %% [markdown]
 # # 5. Related measures: sample difficulty, gradient coherence, intraclass clustering
 #
-# This chapter is not written yet: its issue is open. It will re-make the paper's
-# figure(s) of this section from cached, seeded runs of `wtmlib`, with the claims of
-# the section measured over all neurons and several seeds.
+# Section 5 links the winner-take-most mechanism to three bodies of work without
+# measuring anything in its own setup. This chapter measures them, on the runs of the
+# earlier chapters (loaded from the cache; the same parameters as those chapters in
+# this build):
+#
+# 1. **Sample difficulty and learning order** (5.1): "easy samples are learned before
+#    difficult ones" and "the loss of difficult samples increases in the first
+#    training iterations" (Arpit et al., 2017; Jiang et al., 2021).
+# 2. **Gradient coherence** (5.2; Chatterjee, 2020): the coherence of per-sample
+#    gradients, for all samples and for the easy and difficult groups, over training.
+# 3. **Intraclass clustering** (5.3; Carbonnelle & De Vleeschouwer, 2021): the
+#    neuron-level measures $c_1$ and $c_3$ against generalization over the
+#    $\sigma_\text{train}$ grid of Section 3: "the better the clusters of a class are
+#    differentiated, the better the generalization performance".
 
 # %% tags=["parameters"]
-seed = 0  # first seed
+rise_window = 20  # the "first epochs": learning order and the difficult loss's rise
+coherence_seeds = 1  # Section 4.1 seeds on which coherence is traced
+clustering_split = "train"  # samples on which c1 and c3 are computed: "train" or "test"
 
 # %%
-from wtmlib import report
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from wtmlib import claims, measures, plots, report, sweeps
+from wtmlib.data import difficulty, make_synthetic
+from wtmlib.runs import load_data_of, run
 
 P = report.parameters("related", globals())
+P3, P4 = report.chapter_parameters("noise"), report.chapter_parameters("wtm")
+plots.style()
 report.show_parameters(P)
+data4, model4, train4 = sweeps.section4_configs(P4)
+seeds4 = list(range(P4["n_seeds"]))
+runs4 = sweeps.seed_runs(data4, model4, train4, seeds4, "section4", progress=False)
+datas4 = [load_data_of(r) for r in runs4]
+
+# %% [markdown]
+# ## 1. Learning order of easy and difficult samples
+#
+# Training accuracy of the regular ($d \le 0$) and difficult ($d > 0$) samples over
+# training, and the mean loss of each group (Section 4.1 runs, full batch).
+
+# %%
+h = runs4[0].history
+report.figure(plots.curves({"regular: accuracy": h["acc_regular"],
+                            "difficult: accuracy": h["acc_difficult"],
+                            "regular: mean loss": h["loss_regular"],
+                            "difficult: mean loss": h["loss_difficult"]},
+                           xlabel="epoch", ylabel="accuracy / loss", logx=True),
+              f"Training accuracy and mean loss of the regular and the difficult samples "
+              f"(Section 4.1 model, seed {seeds4[0]}).")
+
+
+order = pd.DataFrame({s: dict(
+    regular_minus_difficult_acc=float(np.mean(r.history["acc_regular"][1:rise_window + 1]
+                                              - r.history["acc_difficult"][1:rise_window + 1])),
+    difficult_loss_rise=float(r.history["loss_difficult"][:rise_window + 1].max()
+                              - r.history["loss_difficult"][0]),
+    final_acc_regular=float(r.history["acc_regular"][-1]),
+    final_acc_difficult=float(r.history["acc_difficult"][-1]))
+    for s, r in zip(seeds4, runs4)}).T.rename_axis("seed")
+display(order)
+lead = order.regular_minus_difficult_acc.astype(float)
+rise = order.difficult_loss_rise.astype(float)
+claims.record("S5-easy-first", float(lead.mean()), float(lead.std(ddof=1)) if len(lead) > 1
+              else float("nan"), len(lead), note=f"first {rise_window} epochs")
+claims.record("S5-difficult-loss-rises", float(rise.mean()), float(rise.std(ddof=1))
+              if len(rise) > 1 else float("nan"), len(rise),
+              note=f"largest rise over the first {rise_window} epochs")
+report.glue("lead", float(lead.mean()), ".2f")
+report.glue("rise", float(rise.mean()), ".3f")
+
+# %% [markdown]
+# Over the first epochs, the regular group's training accuracy exceeds the difficult
+# group's by {glue:text}`lead` on average (positive: easy samples are learned first).
+# The difficult group's mean loss rises
+# by at most {glue:text}`rise` above its initial value in the first epochs (positive:
+# it rises, as the paper says).
+#
+# ## 2. Gradient coherence over training
+#
+# Coherence of the per-sample gradients (Chatterjee & Zielinski, 2020),
+# $\alpha = \lVert \sum_i g_i \rVert^2 / (m \sum_i \lVert g_i \rVert^2)$: 1 when all
+# per-sample gradients are equal, $1/m$ when they are orthogonal. Computed in closed
+# form for the MLP of equation (1) from the weights stored after the snapshot epochs,
+# for all training samples, the regular and the difficult group, and per hidden neuron
+# (the ReLU argument of Section 4.2.3: only samples that activate a neuron contribute
+# to its gradient).
+
+# %%
+rows = []
+for seed, res, d in zip(seeds4[:coherence_seeds], runs4, datas4):
+    difficult = (difficulty(d.x_train, d.y_train, d.centroids) > 0).numpy()
+    for k, epoch in enumerate(res["snapshot_epochs"]):
+        w1, w2 = res["snapshot_hidden.weight"][k], res["snapshot_out.weight"][k][0]
+        b2 = float(res["snapshot_out.bias"][k][0])
+        row = dict(seed=seed, epoch=int(epoch))
+        for group, mask in (("all", None), ("regular", ~difficult), ("difficult", difficult)):
+            row[group] = measures.coherence_mlp(w1, w2, b2, d.x_train, d.y_train, mask=mask)
+        row["per-neuron median"] = float(np.nanmedian(
+            measures.coherence_per_neuron(w1, w2, b2, d.x_train, d.y_train)))
+        rows.append(row)
+coh = pd.DataFrame(rows)
+display(coh.round(4))
+c0 = coh[coh.seed == seeds4[0]].set_index("epoch")
+cross = measures.loss_share_crossing(h["share_difficult"], h["share_regular"])
+report.figure(plots.panels_vs(c0.index.values + 1, {"gradient coherence alpha": {
+    g: c0[g].values for g in ("all", "regular", "difficult", "per-neuron median")}},
+    xlabel="epoch + 1", logx=True),
+    f"Gradient coherence over training (seed {seeds4[0]}), from the stored weights. "
+    + (f"The loss shares cross at epoch {cross}." if cross is not None
+       else "The loss shares never cross in this run."))
+report.glue("coh_start", float(c0["all"].iloc[0]), ".3f")
+report.glue("coh_end", float(c0["all"].iloc[-1]), ".3f")
+report.glue("coh_min_epoch", int(c0["all"].idxmin()))
+
+# %% [markdown]
+# Coherence of all samples: {glue:text}`coh_start` at initialization,
+# {glue:text}`coh_end` at the end, lowest after epoch {glue:text}`coh_min_epoch`.
+#
+# ## 3. Intraclass clustering and generalization
+#
+# For every model of the Section 3 grid ($\sigma_\text{train}$ × seeds, SGD until fit):
+# $c_1$ (subclass selectivity: for each pattern $s$ of class $c$ and neuron $n$,
+# $(\mu_s - \mu_{c \setminus s}) / (\sigma_s + \sigma_{c \setminus s})$, max over
+# neurons, median over patterns) and $c_3$ (within-class over total standard
+# deviation, averaged over the top half of the neurons for each class, then over the
+# classes), on the hidden pre-activations of the model's own samples, against its test
+# accuracy at $\sigma_\text{test} = 0.4$.
+
+# %%
+data3, model3, train3 = sweeps.section3_configs(P3)
+rows = []
+for seed in range(P3["n_seeds"]):
+    d_cfg, t_cfg = sweeps.seeded(data3, train3, seed)
+    for s in P3["sigmas_train"]:
+        cfg = replace(d_cfg, sigma_train=s)
+        res = run(cfg, model3, t_cfg, "noise")
+        d = make_synthetic(cfg)
+        x, y, p = ((d.x_train, d.y_train, d.p_train) if clustering_split == "train"
+                   else (d.x_test, d.y_test, d.p_test))
+        z = x.numpy() @ res["hidden.weight"].T
+        rows.append(dict(seed=seed, sigma_train=s, test_acc=res.metrics["test_acc"],
+                         c1=measures.c1_subclass_selectivity(z, y.numpy(), p.numpy()),
+                         c3=measures.c3_intraclass_selectivity(z, y.numpy())))
+clus = pd.DataFrame(rows)
+rho_c1 = measures.spearman(clus.c1, clus.test_acc)
+rho_c3 = measures.spearman(clus.c3, clus.test_acc)
+report.figure(plots.scatter_groups(clus, "c1", "test_acc", "sigma_train"),
+              f"c1 against test accuracy (sigma_test={P3['sigma_test']}) for every model of "
+              f"the Section 3 grid; Spearman {rho_c1:.2f} (c3: {rho_c3:.2f}).")
+display(clus.groupby("sigma_train")[["test_acc", "c1", "c3"]].mean().round(3))
+claims.record("S5-clustering-generalization", rho_c1, n=len(clus),
+              note=f"Spearman over {len(clus)} models; c3: {rho_c3:.2f}")
+report.glue("rho_c1", rho_c1, ".2f")
+report.glue("rho_c3", rho_c3, ".2f")
+report.glue("n_models", len(clus))
+
+# %% [markdown]
+# Over the {glue:text}`n_models` models, the Spearman correlation of $c_1$ with test
+# accuracy is {glue:text}`rho_c1`, that of $c_3$ {glue:text}`rho_c3`.

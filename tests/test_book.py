@@ -59,6 +59,21 @@ def test_data_chapter_is_complete(built_book):
     assert "wtmlib" in text and "commit" in text  # the provenance table
 
 
+def test_every_claim_has_a_value_after_the_quick_book(built_book, monkeypatch, capsys):
+    from wtmlib import claims
+    from wtmlib.cli import main
+
+    root, _ = built_book
+    monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
+    assert main(["claims", "--profile", "quick"]) == 0, capsys.readouterr().out
+    rows = claims.table("quick")
+    assert all(r["verdict"] != claims.MISSING for r in rows)
+    assert main(["claims", "--profile", "paper"]) == 1  # nothing measured at paper settings here
+    page = (root / "_build" / "html" / "book" / "chapters" / "Z_scorecard.html").read_text()
+    for r in rows:
+        assert r["id"] in page
+
+
 def test_parameters_cells_are_hidden(built_book):
     root, _ = built_book
     nb = nbformat.read(root / "book" / "chapters" / "02_data.ipynb", as_version=4)

@@ -67,7 +67,7 @@ def test_cli_refuses_bad_input_before_running(capsys, monkeypatch):
 def test_cli_run_passes_overrides_to_papermill(monkeypatch):
     seen = {}
     monkeypatch.setattr(pipeline, "execute",
-                        lambda name, params, out, profile: seen.update(name=name, **params))
+                        lambda name, params, out, profile, *_: seen.update(name=name, **params))
     assert main(["run", "data", "--profile", "quick", "-p", "sigma_train", "0.6"]) == 0
     assert seen["name"] == "data" and seen["sigma_train"] == 0.6
     assert seen["n_train"] == pipeline.load_profile("quick")["data"]["n_train"]

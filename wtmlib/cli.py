@@ -42,7 +42,8 @@ def main(argv=None) -> int:
                        help="override one parameter (repeatable)")
     p = sub.add_parser("params", help="list a notebook's parameters and their defaults")
     p.add_argument("notebook")
-    sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
+    p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
+    p.add_argument("--profile", default="paper", help="whose values: paper (default) or quick")
     args = parser.parse_args(argv)
 
     try:
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
         elif args.command == "claims":
             from . import claims  # noqa: PLC0415
 
-            missing = claims.print_table()
+            missing = claims.print_table(args.profile)
             if missing:
                 print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)
                 return 1

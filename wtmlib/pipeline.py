@@ -16,6 +16,7 @@ type than the notebook's default is refused with the parameter named.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import subprocess
@@ -73,6 +74,16 @@ def load_profile(profile: str) -> dict[str, dict]:
     return profiles[profile]
 
 
+def chapter_parameters(name: str) -> dict:
+    """The parameters another chapter runs with in this build: from
+    ``$WTM_BOOK_PARAMS`` when set by ``execute``, else resolved from ``$WTM_PROFILE``
+    (``paper`` when unset, e.g. in an interactive session)."""
+    book = json.loads(os.environ.get("WTM_BOOK_PARAMS") or "{}")
+    if name in book:
+        return check_parameters(name, book[name])
+    return resolve(os.environ.get("WTM_PROFILE") or "paper", names=[name])[name]
+
+
 def parse_value(text: str):
     """A command-line value as a Python literal (``0.6``, ``True``, ``[1, 2]``), else a string."""
     try:
@@ -113,8 +124,13 @@ def resolve(profile: str, overrides: dict[str, dict] | None = None,
             for n in names}
 
 
-def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str = "") -> Path:
-    """Run one notebook with papermill; raise ``NotebookFailed`` naming it on error."""
+def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str = "",
+            book_params: dict | None = None) -> Path:
+    """Run one notebook with papermill; raise ``NotebookFailed`` naming it on error.
+
+    ``book_params`` (the parameters of every notebook of this build) reach the kernel
+    in ``$WTM_BOOK_PARAMS``, so a chapter that reuses another chapter's runs
+    (``chapter_parameters``) sees the same values, overrides included."""
     import jupytext  # noqa: PLC0415
     import papermill  # noqa: PLC0415
 
@@ -129,6 +145,7 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
         out = out_dir / f"{src.stem}.ipynb"
         env_profile = os.environ.get("WTM_PROFILE")
         os.environ["WTM_PROFILE"] = profile
+        os.environ["WTM_BOOK_PARAMS"] = json.dumps(book_params or {})
         try:
             papermill.execute_notebook(
                 str(raw), str(out), parameters=parameters, kernel_name="python3",
@@ -138,6 +155,7 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
         else:
             hide_parameter_cells(out)
         finally:
+            os.environ.pop("WTM_BOOK_PARAMS", None)
             if env_profile is None:
                 os.environ.pop("WTM_PROFILE", None)
             else:
@@ -173,7 +191,7 @@ def run_notebooks(params: dict[str, dict], out_dir: Path = CHAPTERS, profile: st
     for name, values in params.items():
         log(f"[wtm] running {name} ({source_path(name).name}) ...")
         start = time.perf_counter()
-        execute(name, values, out_dir, profile)
+        execute(name, values, out_dir, profile, params)
         times[name] = time.perf_counter() - start
         log(f"[wtm]   {name}: {times[name]:.1f} s")
     return times

@@ -269,3 +269,17 @@ def panels_vs(x, panels: dict, xlabel: str, logx: bool = False) -> plt.Figure:
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def scatter_groups(table, x: str, y: str, by: str) -> plt.Figure:
+    """Scatter of two columns of a table, coloured by a third (e.g. sigma_train)."""
+    fig, ax = plt.subplots(figsize=(WIDTH / 1.8, 3.6))
+    groups = sorted(table[by].unique())
+    palette = sns.color_palette("viridis", len(groups))
+    for color, g in zip(palette, groups):
+        t = table[table[by] == g]
+        ax.scatter(t[x], t[y], color=color, label=f"{by}={g:g}", s=25)
+    ax.set(xlabel=x, ylabel=y)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig

@@ -12,12 +12,16 @@ import os
 import subprocess
 
 from . import __version__
-from .pipeline import ROOT, default_parameters
+from .pipeline import ROOT, chapter_parameters, default_parameters  # noqa: F401
 
 
 def parameters(name: str, namespace: dict) -> dict:
     """The notebook's parameters (names from its parameters cell, values as run)."""
     return {key: namespace[key] for key in default_parameters(name)}
+
+
+# chapter_parameters(name): the parameters another chapter runs with in this build,
+# for chapters that reuse its cached runs (see wtmlib.pipeline).
 
 
 def configs(params: dict, *classes):

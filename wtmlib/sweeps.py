@@ -99,19 +99,20 @@ def seed_runs(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig, seeds,
     return out
 
 
-def wtm_table(results: list, early_epoch: int) -> "pd.DataFrame":
-    """``measures.wtm_summary`` of each run (rows: seeds), measured over all neurons."""
+def wtm_table(results: list, early_epoch: int, data: list | None = None) -> "pd.DataFrame":
+    """``measures.wtm_summary`` of each run (rows: seeds), measured over all neurons.
+    ``data``: the runs' data sets when already loaded (else regenerated / read)."""
     import pandas as pd  # noqa: PLC0415
 
     from .measures import wtm_summary  # noqa: PLC0415
     from .runs import load_data_of  # noqa: PLC0415
 
     rows = {}
-    for res in results:
-        data = load_data_of(res)
+    for i, res in enumerate(results):
+        d = data[i] if data is not None else load_data_of(res)
         rows[res.config["train"]["seed"]] = dict(
             test_acc=res.metrics["test_acc"],
-            **wtm_summary(res.arrays, data.y_train.numpy(), data.centroids.shape[0], early_epoch))
+            **wtm_summary(res.arrays, d.y_train.numpy(), d.centroids.shape[0], early_epoch))
     return pd.DataFrame(rows).T.rename_axis("seed")
 
 
@@ -122,3 +123,21 @@ def mean_sd(table: "pd.DataFrame") -> "pd.DataFrame":
     t = table.astype(float)
     return pd.DataFrame({"mean": t.mean(), "sd": t.std(ddof=1) if len(t) > 1 else 0.0 * t.mean(),
                          "seeds": len(t)})
+
+
+def section3_configs(params: dict):
+    """(data, model, train) configurations of the Section 3 chapter's parameters."""
+    from .report import configs  # noqa: PLC0415
+
+    data_cfg, model_cfg = configs(params, SyntheticConfig, ModelConfig)
+    return data_cfg, model_cfg, TrainConfig.section3(
+        lr=params["lr"], batch_size=params["batch_size"], epochs=params["epochs"],
+        threads=params["threads"], progress=False)
+
+
+def section4_configs(params: dict, data_class=SyntheticConfig):
+    """(data, model, train) configurations of the Section 4 chapters' parameters."""
+    from .report import configs  # noqa: PLC0415
+
+    data_cfg, model_cfg, train_cfg = configs(params, data_class, ModelConfig, TrainConfig)
+    return data_cfg, model_cfg, replace(train_cfg, progress=False)

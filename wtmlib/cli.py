@@ -6,6 +6,7 @@
     wtm book -p noise.n_seeds 5              # an override for one notebook of the book
     wtm params noise                         # a notebook's parameters and defaults
     wtm claims                               # the scorecard (exit 1 if a value is missing)
+    wtm bench                                # training speed against the matmul rate
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def main(argv=None) -> int:
                        help="override one parameter (repeatable)")
     p = sub.add_parser("params", help="list a notebook's parameters and their defaults")
     p.add_argument("notebook")
+    p = sub.add_parser("bench", help="training speed against the matmul rate")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", default=None, help="also write the report as JSON here")
     p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
     p.add_argument("--profile", default="paper", help="whose values: paper (default) or quick")
     args = parser.parse_args(argv)
@@ -50,6 +56,10 @@ def main(argv=None) -> int:
         if args.command == "params":
             for key, value in pipeline.default_parameters(args.notebook).items():
                 print(f"{key} = {value!r}")
+        elif args.command == "bench":
+            from . import bench  # noqa: PLC0415
+
+            bench.main(args.epochs, args.device, args.threads, args.out)
         elif args.command == "claims":
             from . import claims  # noqa: PLC0415
 

@@ -119,6 +119,9 @@ report.glue("moderate_tests", ", ".join(f"{s:g}" for s in best.index[moderate]) 
 report.glue("other_tests", ", ".join(f"{s:g} (best {b:g})" for s, b in
                                      best.best_sigma_train[~moderate].items()) or "none")
 report.glue("best_at_04", f"{best.best_sigma_train.get(0.4, float('nan')):g}")
+report.glue("margin_median", 100 * float(best.margin.median()), ".2f")
+report.glue("seed_sd_median", 100 * float(best.seed_sd.median()), ".2f")
+report.glue("verdict_F1", claims.BY_ID["F1-best-sigma"].rule(float(moderate.mean())))
 claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
               note="best sigma_train per sigma_test: " + ", ".join(
                   f"{t:g}->{b:g}" for t, b in best.best_sigma_train.items()))
@@ -128,7 +131,11 @@ claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
 # {glue:text}`n_moderate` of the {glue:text}`n_sigma_test` test-noise levels
 # ({glue:text}`moderate_tests`). It lies elsewhere for: {glue:text}`other_tests`.
 # At the paper's $\sigma_\text{test} = 0.4$ the best training noise is
-# {glue:text}`best_at_04`.
+# {glue:text}`best_at_04`. The optimum is flat: the median margin of the best
+# $\sigma_\text{train}$ over its better neighbour is {glue:text}`margin_median` points,
+# against a median seed standard deviation of {glue:text}`seed_sd_median` points at the
+# best cell, so "0.4 or 0.5" is as precise as three seeds allow. The paper's single run
+# could not show this.
 
 # %% [markdown]
 # ## Figure 2: representations of a generalizing and a memorizing model
@@ -146,18 +153,24 @@ for s in fig2_sigmas:
     d_cfg, t_cfg = sweeps.seeded(data_cfg, train_cfg, seeds[0])
     fig2[s] = run(replace(d_cfg, sigma_train=s), model_cfg, t_cfg, "noise")
 panels = []
+f2 = {0.4: ("F2-acc-generalizing", "not measured (not in this grid)", "n/a"),
+      1.2: ("F2-acc-memorizing", "not measured (not in this grid)", "n/a")}
 for s, res in fig2.items():
     top = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
     acc = res.metrics["test_acc"]
     report.glue(f"fig2_acc_{s:g}", 100 * acc, ".1f")
     if s in (0.4, 1.2) and 0.4 in sigmas_test and s in sigmas_train:
         cell = 100 * grid.acc[:, sigmas_train.index(s), sigmas_test.index(0.4)]
-        claims.record("F2-acc-generalizing" if s == 0.4 else "F2-acc-memorizing",
-                      float(cell.mean()), float(cell.std(ddof=1)) if len(cell) > 1 else
+        cid = "F2-acc-generalizing" if s == 0.4 else "F2-acc-memorizing"
+        claims.record(cid, float(cell.mean()), float(cell.std(ddof=1)) if len(cell) > 1 else
                       float("nan"), len(cell), note="sigma_test=0.4, SGD until fit")
+        f2[s] = (cid, claims.BY_ID[cid].rule(float(cell.mean())), f"{cell.mean():.1f}")
     panels.append([(res["pattern_means_probe"][:, n, :],
                     f"sigma_train={s:g} ({100 * acc:.1f}%), neuron #{r + 1} by |W2|")
                    for r, n in enumerate(top)])
+for s, (cid, verdict, acc_text) in f2.items():
+    report.glue(f"verdict_{cid}", verdict)
+    report.glue(f"acc_mean_{s:g}", acc_text)
 report.figure(plots.trajectory_grid([[row[0] for row in panels]], classes),
               "Figure 2 re-made: mean pre-activation of each pattern's test samples "
               "(sigma_test=0.4) in the neuron with the largest |W2|, after every epoch; "
@@ -198,3 +211,23 @@ for s in fig2_sigmas:
 # $\sigma_\text{train}=0.4$, {glue:text}`spread_active_0.4` in the class the neurons push
 # up and {glue:text}`spread_other_0.4` in the other; at $\sigma_\text{train}=1.2$,
 # {glue:text}`spread_active_1.2` and {glue:text}`spread_other_1.2`.
+#
+# ## Agreement and disagreement
+#
+# Verdicts of this build: Figure 1 {glue:text}`verdict_F1`; Figure 2 accuracies
+# {glue:text}`verdict_F2-acc-generalizing` ({glue:text}`acc_mean_0.4` % over seeds, paper
+# 95.1 %) and {glue:text}`verdict_F2-acc-memorizing` ({glue:text}`acc_mean_1.2` %, paper
+# 80.9 %). What we read in the paper-profile figures:
+#
+# * **Figure 1** holds where it matters: the best training noise is moderate for
+#   almost every test-noise level, and both too little noise (the models fall off fast
+#   as $\sigma_\text{test}$ grows) and too much (worse even on equally noisy test data)
+#   lose. The claim's "for any $\sigma_\text{test}$" needs a caveat: at the lowest test
+#   noise every model is at or near 100 %, so there is nothing to win.
+# * **Figure 2**: the accuracies of the two models come out close to the paper's, and the
+#   neuron with the largest $|W_2|$ of the generalizing model spreads the patterns of
+#   one class apart while it barely separates those of the other, as in the paper's
+#   panel (a). The all-neuron ratios above show that this is not one chosen neuron.
+# * Everything here uses plain SGD exactly as Section 3.1 says (learning rate 1, batch
+#   64, PyTorch defaults); what the paper leaves unsaid (seeds, the order of the
+#   batches) is seeded here and varied over seeds.

@@ -176,7 +176,12 @@ report.glue("favoured_candidates", f"{S['favoured_candidates']:.0f}")
 #    the mean rank correlation of initial and final pattern means is
 #    {glue:text}`init_final_spearman`.
 # 5. **Sign and class.** The median |correlation| between a sample's mean derivative
-#    sign and its class is {glue:text}`sign_class_abs_corr_median`.
+#    sign and its class is {glue:text}`sign_class_abs_corr_median`. This one holds by
+#    construction: with a single sigmoid output,
+#    $\partial L / \partial a_n = (\sigma(f) - y)\, W_{2,n}$, whose sign is
+#    $-\text{sign}(W_{2,n})$ for every class-1 sample and $+\text{sign}(W_{2,n})$ for every
+#    class-0 sample. The mean sign of a sample can only leave $\pm 1$ when $W_{2,n}$
+#    changes sign during training, so row 4 of Figure 3 shows two spikes, one per class.
 
 # %% [markdown]
 # ## How the measures evolve

@@ -49,7 +49,7 @@ n_seeds = 3  # seeds 0..n_seeds-1
 early_epoch = 10  # "early" epoch of the rank-correlation measure
 ablation_sigma = 0.2  # the "less noisy data set" (the paper does not say which sigma)
 widths = [1, 2, 10, 100, 1000]  # hidden widths of the condition curves
-grid_sigmas = [0.1, 0.2, 0.4, 0.8]  # training noise of the condition curves
+grid_sigmas = [0.2, 0.4, 0.8]  # training noise of the condition curves
 grid_seeds = 1  # seeds of the condition curves
 threads = 0  # CPU threads for torch (0: torch's default)
 

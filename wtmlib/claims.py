@@ -151,7 +151,7 @@ def claims_dir(profile: str | None = None) -> Path:
 
 
 def record(claim_id: str, value: float, sd: float = float("nan"), n: int = 1,
-           note: str = "") -> dict:
+           note: str = "") -> None:
     """Store the measured value of a claim (mean over ``n`` seeds, with ``sd``)."""
     if claim_id not in BY_ID:
         raise KeyError(f"claim_id={claim_id!r}: unknown; known ids: {sorted(BY_ID)}")
@@ -163,7 +163,6 @@ def record(claim_id: str, value: float, sd: float = float("nan"), n: int = 1,
     path = claims_dir() / f"{claim_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, lambda f: f.write(json.dumps(doc, indent=1).encode()))
-    return doc
 
 
 def load(claim_id: str, profile: str | None = None) -> dict | None:

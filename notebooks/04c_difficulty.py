@@ -90,7 +90,9 @@ for seed, res, d in zip(seeds, results, data):
     spread = measures.within_class_spread(res["pattern_means_train"], classes, act)
     cross = measures.loss_share_crossing(h["share_difficult"], h["share_regular"])
     onset = measures.spread_onset(spread, onset_factor)
-    rows[seed] = dict(crossing=cross, onset=onset,
+    share = h["share_difficult"]
+    half_rise = int(np.flatnonzero(share >= share[0] + 0.5 * (share.max() - share[0]))[0])
+    rows[seed] = dict(crossing=cross, onset=onset, half_rise=half_rise,
                       max_share_difficult=float(h["share_difficult"].max()),
                       final_share_difficult=float(h["share_difficult"][-1]),
                       test_acc=res.metrics["test_acc"])
@@ -111,6 +113,9 @@ report.glue("n_seeds", len(seeds))
 report.glue("crossing_list", ", ".join("never" if np.isinf(c) else f"{c:.0f}" for c in crossings))
 report.glue("onset_list", ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 report.glue("max_share", float(timing.max_share_difficult.mean()), ".2f")
+report.glue("half_rise_list", ", ".join(f"{v:.0f}" for v in timing.half_rise))
+report.glue("verdict_crossing", claims.BY_ID["F5-crossing"].rule(
+    float(np.mean(crossings)) if n_cross == len(seeds) else float("inf")))
 gap = np.abs(crossings - onsets)
 claims.record("F5-crossing", float(np.mean(crossings)) if n_cross == len(seeds) else float("inf"),
               float(np.std(crossings, ddof=1)) if n_cross == len(seeds) > 1 else float("nan"),
@@ -127,3 +132,20 @@ claims.record("F5-same-time", float(np.mean(gap)) if np.isfinite(gap).all() else
 # {glue:text}`n_seeds` seeds (crossing epochs: {glue:text}`crossing_list`; the paper: about
 # 6). Its largest value over training is {glue:text}`max_share` on average. The
 # within-class spread onset comes at epochs {glue:text}`onset_list`.
+#
+# Verdict of this build for the crossing near epoch 6: {glue:text}`verdict_crossing`.
+# The paper's crossing is a threshold on a curve that rises smoothly; where it is not
+# reached here, the *half-rise* epoch (the difficult share halfway from its initial to
+# its largest value: {glue:text}`half_rise_list`) dates the same rise without the
+# threshold, and can be compared with the onset epochs above.
+#
+# ## Why the timing may differ from the paper
+#
+# The paper's run reaches the crossing within about 6 full-batch steps. With Layca
+# each step rotates the hidden layer by a fixed angle ($\arctan(1/27) \approx 2.1°$),
+# so in 6 steps the hidden weights barely move from their initialization; a crossing
+# that early needs the regular samples' loss to drop fast, which depends on how fast
+# the output layer can grow, exactly the setting the paper does not give (see the
+# "ambiguous settings" of the Section 4.1 chapter). The *order* of events, the
+# difficult share rising while the within-class spread opens up, is what the
+# measurements above can confirm or not, seed by seed.

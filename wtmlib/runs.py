@@ -6,6 +6,7 @@ stores the result under its configuration's hash; the same call again loads it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, replace
 
 from . import cache
@@ -31,8 +32,9 @@ def run_config(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict
     """The JSON configuration that keys a run (execution settings left out)."""
     t = {k: v for k, v in asdict(train_cfg).items() if k not in EXECUTION_FIELDS}
     d = {k: v for k, v in asdict(data_cfg).items() if k not in DATA_LOCATION_FIELDS}
-    return {"data": {"kind": type(data_cfg).__name__, **d},
-            "model": asdict(model_cfg), "train": t}
+    config = {"data": {"kind": type(data_cfg).__name__, **d}, "model": asdict(model_cfg),
+              "train": t}
+    return json.loads(json.dumps(config))  # as stored: tuples become lists
 
 
 def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),

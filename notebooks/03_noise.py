@@ -52,14 +52,11 @@ import pandas as pd
 import torch
 
 from wtmlib import claims, measures, plots, report, sweeps
-from wtmlib.data import SyntheticConfig, pattern_class
+from wtmlib.data import pattern_class
 from wtmlib.runs import load_data_of, run
-from wtmlib.train import ModelConfig, TrainConfig
 
 P = report.parameters("noise", globals())
-data_cfg, model_cfg = report.configs(P, SyntheticConfig, ModelConfig)
-train_cfg = TrainConfig.section3(lr=lr, batch_size=batch_size, epochs=epochs,
-                                 threads=threads, progress=False)
+data_cfg, model_cfg, train_cfg = sweeps.section3_configs(P)
 seeds = list(range(n_seeds))
 plots.style()
 report.show_parameters(P)
@@ -147,7 +144,7 @@ claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
 # of the grid above, loaded from the cache.
 
 # %%
-classes = pattern_class(n_pat).numpy()
+classes = pattern_class(data_cfg.n_pat).numpy()
 fig2 = {}
 for s in fig2_sigmas:
     d_cfg, t_cfg = sweeps.seeded(data_cfg, train_cfg, seeds[0])

@@ -63,15 +63,13 @@ import numpy as np
 import pandas as pd
 
 from wtmlib import claims, measures, plots, report, sweeps
-from wtmlib.data import SyntheticConfig, pattern_class
+from wtmlib.data import pattern_class
 from wtmlib.runs import load_data_of
-from wtmlib.train import ModelConfig, TrainConfig
 
 P = report.parameters("wtm", globals())
-data_cfg, model_cfg, train_cfg = report.configs(P, SyntheticConfig, ModelConfig, TrainConfig)
-train_cfg = replace(train_cfg, progress=False)
+data_cfg, model_cfg, train_cfg = sweeps.section4_configs(P)
 seeds = list(range(n_seeds))
-classes = pattern_class(n_pat).numpy()
+classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 

@@ -20,33 +20,14 @@
 # according to the two supervision classes [...]; we also observe a decrease in model
 # performance, with test accuracies ranging from 80 % to 84 %."
 #
-# We train the Section 4.1 model (same optimizer reading, see that chapter) without
+# We train the Section 4.1 model (its parameters, the same optimizer reading: see that
+# chapter) without
 # ReLU, with a single hidden neuron, and on a less noisy training set, each over several
 # seeds, and then turn the three examples into curves: the winner-take-most measure
 # and the test accuracy against the width and the training noise. The test set keeps
 # the paper's $\sigma_\text{test} = 0.4$ throughout.
 
 # %% tags=["parameters"]
-n_dim = 500  # data set S (Section 2.1)
-l_pat = 5
-n_pat = 30
-n_train = 15000
-n_test = 6000
-delta = 1.0
-sigma_train = 0.4
-sigma_test = 0.4
-n_hidden = 1000  # model M (eq. 1)
-activation = "relu"
-lr = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
-epochs = 400
-lr_decay_epoch = 375  # lr / 5 from this epoch on
-batch_size = 0  # 0: full batch
-biases = "frozen"  # Layca's original code leaves biases untrained
-output_layer = "sgd"  # main reading: W2 by plain SGD (see "ambiguous settings" in 4.1)
-output_lr = 1.0  # learning rate of the SGD output layer
-snapshots = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400]  # weights kept
-n_seeds = 3  # seeds 0..n_seeds-1
-early_epoch = 10  # "early" epoch of the rank-correlation measure
 ablation_sigma = 0.2  # the "less noisy data set" (the paper does not say which sigma)
 widths = [1, 2, 10, 100, 1000]  # hidden widths of the condition curves
 grid_sigmas = [0.2, 0.4, 0.8]  # training noise of the condition curves
@@ -60,14 +41,13 @@ import numpy as np
 import pandas as pd
 
 from wtmlib import claims, measures, plots, report, sweeps
-from wtmlib.data import SyntheticConfig, pattern_class
-from wtmlib.train import ModelConfig, TrainConfig
+from wtmlib.data import pattern_class
 
 P = report.parameters("ablation", globals())
-data_cfg, model_cfg, train_cfg = report.configs(P, SyntheticConfig, ModelConfig, TrainConfig)
-train_cfg = replace(train_cfg, progress=False)
-seeds = list(range(n_seeds))
-classes = pattern_class(n_pat).numpy()
+P4 = report.chapter_parameters("wtm")  # the Section 4.1 model, data and training
+data_cfg, model_cfg, train_cfg = sweeps.section4_configs({**P4, "threads": threads})
+seeds, early_epoch = list(range(P4["n_seeds"])), P4["early_epoch"]
+classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 

@@ -22,44 +22,22 @@
 # loaded from the cache).
 
 # %% tags=["parameters"]
-n_dim = 500  # data set S (Section 2.1)
-l_pat = 5
-n_pat = 30
-n_train = 15000
-n_test = 6000
-delta = 1.0
-sigma_train = 0.4
-sigma_test = 0.4
-n_hidden = 1000  # model M (eq. 1)
-activation = "relu"
-lr = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
-epochs = 400
-lr_decay_epoch = 375  # lr / 5 from this epoch on
-batch_size = 0  # 0: full batch
-biases = "frozen"  # Layca's original code leaves biases untrained
-output_layer = "sgd"  # main reading: W2 by plain SGD (see "ambiguous settings" in 4.1)
-output_lr = 1.0  # learning rate of the SGD output layer
-snapshots = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400]  # weights kept
-n_seeds = 3  # seeds 0..n_seeds-1
 onset_factor = 1.5  # onset: median within-class spread reaches this multiple of its start
 threads = 0  # CPU threads for torch (0: torch's default)
 
 # %%
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
 from wtmlib import claims, measures, plots, report, sweeps
-from wtmlib.data import SyntheticConfig, difficulty, pattern_class
+from wtmlib.data import difficulty, pattern_class
 from wtmlib.runs import load_data_of
-from wtmlib.train import ModelConfig, TrainConfig
 
 P = report.parameters("difficulty", globals())
-data_cfg, model_cfg, train_cfg = report.configs(P, SyntheticConfig, ModelConfig, TrainConfig)
-train_cfg = replace(train_cfg, progress=False)
-seeds = list(range(n_seeds))
-classes = pattern_class(n_pat).numpy()
+P4 = report.chapter_parameters("wtm")  # the Section 4.1 model, data and training
+data_cfg, model_cfg, train_cfg = sweeps.section4_configs({**P4, "threads": threads})
+seeds, sigma_train = list(range(P4["n_seeds"])), data_cfg.sigma_train
+classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 

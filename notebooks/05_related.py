@@ -32,18 +32,22 @@
 rise_window = 20  # the "first epochs": learning order and the difficult loss's rise
 coherence_seeds = 1  # Section 4.1 seeds on which coherence is traced
 clustering_split = "train"  # samples on which c1 and c3 are computed: "train" or "test"
+threads = 0  # CPU threads for torch (0: torch's default)
 
 # %%
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import torch
 
 from wtmlib import claims, measures, plots, report, sweeps
 from wtmlib.data import difficulty, make_synthetic
 from wtmlib.runs import load_data_of, run
 
 P = report.parameters("related", globals())
+if threads:
+    torch.set_num_threads(threads)
 P3, P4 = report.chapter_parameters("noise"), report.chapter_parameters("wtm")
 plots.style()
 report.show_parameters(P)

@@ -6,3 +6,8 @@ Modules, in the order data flows through them: ``data`` (Algorithm 1, eq. 2),
 """
 
 __version__ = "0.1.0"
+
+import warnings as _warnings
+
+# tqdm.auto warns once per kernel when ipywidgets is absent; its text bars still work
+_warnings.filterwarnings("ignore", message="IProgress not found")

@@ -146,6 +146,8 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
         env_profile = os.environ.get("WTM_PROFILE")
         os.environ["WTM_PROFILE"] = profile
         os.environ["WTM_BOOK_PARAMS"] = json.dumps(book_params or {})
+        tqdm_env = os.environ.get("TQDM_DISABLE")
+        os.environ["TQDM_DISABLE"] = "1"  # progress bars are for terminals, not the book
         try:
             papermill.execute_notebook(
                 str(raw), str(out), parameters=parameters, kernel_name="python3",
@@ -156,6 +158,10 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
             hide_parameter_cells(out)
         finally:
             os.environ.pop("WTM_BOOK_PARAMS", None)
+            if tqdm_env is None:
+                os.environ.pop("TQDM_DISABLE", None)
+            else:
+                os.environ["TQDM_DISABLE"] = tqdm_env
             if env_profile is None:
                 os.environ.pop("WTM_PROFILE", None)
             else:

@@ -7,6 +7,7 @@ with the same pattern masks.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -16,6 +17,11 @@ from tqdm.auto import tqdm
 from .data import SyntheticConfig, make_synthetic
 from .runs import run
 from .train import ModelConfig, TrainConfig, evaluate_accuracy, model_from_arrays
+
+
+def _bar(progress: bool, **kwargs):
+    """A tqdm bar, off when asked or when ``$TQDM_DISABLE`` is set (papermill runs)."""
+    return tqdm(disable=not progress or bool(os.environ.get("TQDM_DISABLE")), **kwargs)
 
 
 def seeded(data_cfg, train_cfg, seed: int):
@@ -47,7 +53,7 @@ def noise_grid(data_cfg: SyntheticConfig, model_cfg: ModelConfig, train_cfg: Tra
     shape = (len(seeds), len(sigmas_train))
     acc = np.zeros(shape + (len(sigmas_test),))
     epochs, hit, wall = np.zeros(shape, int), np.zeros(shape, bool), np.zeros(shape)
-    bar = tqdm(total=acc[..., 0].size, disable=not progress, desc="noise grid")
+    bar = _bar(progress, total=acc[..., 0].size, desc="noise grid")
     for i, seed in enumerate(seeds):
         d_cfg, t_cfg = seeded(data_cfg, train_cfg, seed)
         tests = [make_synthetic(replace(d_cfg, sigma_test=s)) for s in sigmas_test]
@@ -93,7 +99,7 @@ def seed_runs(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig, seeds,
               experiment: str = "runs", progress: bool = True) -> list:
     """One cached run per seed (data, initial weights and batch order all drawn from it)."""
     out = []
-    for seed in tqdm(seeds, disable=not progress, desc=experiment):
+    for seed in _bar(progress, iterable=seeds, desc=experiment):
         d_cfg, t_cfg = seeded(data_cfg, train_cfg, seed)
         out.append(run(d_cfg, model_cfg, t_cfg, experiment))
     return out

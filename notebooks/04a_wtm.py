@@ -229,7 +229,8 @@ report.figure(plots.curves({"active class": np.nanmedian(spread_active, 1),
 if readings:
     variants = {
         "main: Layca on W1 (lr 1/27), SGD on W2 (lr 1)": train_cfg,
-        "Layca on W1 and W2 (the authors' code)": replace(train_cfg, output_layer="layca"),
+        "Layca on W1 and W2 (the authors' code)": replace(train_cfg, output_layer="layca",
+                                                          output_lr=0.0),  # 0.0: same lr
         "SGD on W2 at lr 1/27": replace(train_cfg, output_lr=lr),
         "lr = 3e-3 for Layca (other reading of 3^-3)": replace(train_cfg, lr=3e-3),
         "bias b2 trained by SGD": replace(train_cfg, biases="sgd"),

@@ -97,7 +97,13 @@ def run_bench(epochs: int = 5, device: str = "auto", threads: int = 0) -> dict:
     base = TrainConfig(epochs=epochs, lr_decay_epoch=-1, progress=False, device=str(dev))
 
     def per_epoch(cfg):
-        return train(data, ModelConfig(), cfg).metrics["wall_s"] / cfg.epochs
+        """Marginal cost of an epoch: the difference of a run of 2E and one of E epochs
+        (cancels the fixed costs of a run: set-up, allocation, the final arrays)."""
+        short = train(data, ModelConfig(), cfg).metrics["wall_s"]
+        long = train(data, ModelConfig(), replace(cfg, epochs=2 * cfg.epochs)).metrics["wall_s"]
+        return (long - short) / cfg.epochs
+
+    train(data, ModelConfig(), replace(base, epochs=1))  # warm-up (threads, allocator)
 
     flop_step = 4 * n * d * h  # forward z = x W1^T and the W1 gradient (x has no grad)
     flop_probe = 2 * n_test * d * h
@@ -111,7 +117,7 @@ def run_bench(epochs: int = 5, device: str = "auto", threads: int = 0) -> dict:
                                                     rate)
     rows["full batch, naive baseline (hooks + eval pass)"] = (
         _baseline_epochs(data, epochs, dev), flop_step + 2 * flop_eval, rate)
-    sgd = TrainConfig.section3(epochs=max(2, epochs // 2), until_fit=False, probe=False,
+    sgd = TrainConfig.section3(epochs=max(1, epochs // 2), until_fit=False, probe=False,
                                progress=False, device=str(dev))
     rows["SGD batch 64 + until-fit check"] = (per_epoch(sgd), flop_step + flop_eval, rate64)
     report = {"machine": platform.processor() or platform.machine(), "device": str(dev),

@@ -101,6 +101,8 @@ for name, key in zip(ablations, ("linear", "one", "less")):
     report.glue(f"acc_{key}", float(abl_acc[name]), ".1f")
     report.glue(f"rc_{key}", float(summary.loc[name, "rank_corr_active_median"]), ".2f")
 report.glue("acc_full", 100 * float(summary.loc["full model", "test_acc"]), ".1f")
+report.glue("sg_full", float(summary.loc["full model", "spread_growth_active_median"]), ".2f")
+report.glue("sg_less", float(summary.loc[ablations[2], "spread_growth_active_median"]), ".2f")
 report.glue("acc_one_bias", 100 * float(summary.loc[extra, "test_acc"]), ".1f")
 report.glue("rc_full", float(summary.loc["full model", "rank_corr_active_median"]), ".2f")
 per_seed_acc = np.mean([100 * tables[n]["test_acc"].astype(float).values for n in ablations], 0)
@@ -170,10 +172,13 @@ report.glue("abl_acc_mean", float(abl_acc.mean()), ".1f")
 # * **With one hidden neuron** there is nobody to share the work with: a neuron that
 #   favoured some patterns of a class and switched the others off would misclassify
 #   them, so the single neuron stays a class detector (Section 4.2.4).
-# * **With less noise** the difficult samples almost vanish (see the data chapter), so
-#   nothing pushes the losing patterns down. Unlike the other two, this model is not
-#   worse on its own terms: its accuracy is measured here at the paper's test noise
-#   0.4, where a model trained on cleaner data has not learned to handle the noise
+# * **With less noise** there are fewer difficult samples to drive the mechanism (see
+#   the data chapter for their share at each sigma). In the paper-profile runs it is
+#   weakened rather than gone: a few patterns of the active class are still pushed down
+#   (within-class spread growth {glue:text}`sg_less` against {glue:text}`sg_full` for the
+#   full model) but the rank correlation stays at {glue:text}`rc_less`. This model is
+#   also not worse on its own terms: its accuracy is measured at the paper's test
+#   noise 0.4, where a model trained on cleaner data has not learned to handle the noise
 #   (Section 3.1's second sub-task).
 #
 # The curves generalize the examples: the measure is read at each width and noise

@@ -60,12 +60,11 @@ def show_parameters(params: dict) -> None:
     display(Markdown("| parameter | value |\n|---|---|\n" + "\n".join(rows)))
 
 
-def glue(name: str, value, fmt: str | None = None):
-    """Glue a number for the prose (``{glue:text}`name``); returns the value."""
+def glue(name: str, value, fmt: str | None = None) -> None:
+    """Glue a number for the prose (``{glue:text}`name``), formatted with ``fmt``."""
     from myst_nb import glue as _glue  # noqa: PLC0415
 
     _glue(name, format(value, fmt) if fmt else value, display=False)
-    return value
 
 
 def figure(fig, caption: str, name: str | None = None) -> None:

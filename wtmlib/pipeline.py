@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,22 @@ def resolve(profile: str, overrides: dict[str, dict] | None = None,
             for n in names}
 
 
+@contextmanager
+def _environ(values: dict):
+    """Set environment variables for the duration of a block (the kernel inherits them),
+    then restore the previous values."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str = "",
             book_params: dict | None = None) -> Path:
     """Run one notebook with papermill; raise ``NotebookFailed`` naming it on error.
@@ -143,29 +160,16 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
         raw = Path(tmp) / f"{src.stem}.ipynb"
         jupytext.write(nb, raw)
         out = out_dir / f"{src.stem}.ipynb"
-        env_profile = os.environ.get("WTM_PROFILE")
-        os.environ["WTM_PROFILE"] = profile
-        os.environ["WTM_BOOK_PARAMS"] = json.dumps(book_params or {})
-        tqdm_env = os.environ.get("TQDM_DISABLE")
-        os.environ["TQDM_DISABLE"] = "1"  # progress bars are for terminals, not the book
+        kernel_env = {"WTM_PROFILE": profile, "WTM_BOOK_PARAMS": json.dumps(book_params or {}),
+                      "TQDM_DISABLE": "1"}  # progress bars are for terminals, not the book
         try:
-            papermill.execute_notebook(
-                str(raw), str(out), parameters=parameters, kernel_name="python3",
-                cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
+            with _environ(kernel_env):
+                papermill.execute_notebook(
+                    str(raw), str(out), parameters=parameters, kernel_name="python3",
+                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
         except papermill.PapermillExecutionError as err:
             raise NotebookFailed(name, f"{err.ename}: {err.evalue}", out) from None
-        else:
-            hide_parameter_cells(out)
-        finally:
-            os.environ.pop("WTM_BOOK_PARAMS", None)
-            if tqdm_env is None:
-                os.environ.pop("TQDM_DISABLE", None)
-            else:
-                os.environ["TQDM_DISABLE"] = tqdm_env
-            if env_profile is None:
-                os.environ.pop("WTM_PROFILE", None)
-            else:
-                os.environ["WTM_PROFILE"] = env_profile
+        hide_parameter_cells(out)
     return out
 
 

@@ -1,5 +1,6 @@
 """The results store: round trip, keys, damaged files, pickles, results folder."""
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -242,3 +243,21 @@ def test_cached_with_generic_compute(tmp_path):
     np.testing.assert_array_equal(r2["a"], np.arange(4.0))
     assert r2.metrics["score"] == 0.5 and r2.metrics["name"] == "x"
     assert np.isnan(r2.metrics["nan"]) and r1.key == r2.key
+
+
+def test_full_disk_says_so_and_leaves_earlier_results_intact(tmp_path, monkeypatch):
+    earlier = cache.cached("exp", {"a": 1}, lambda: ({"x": np.arange(3.0)}, {"m": 1.0}),
+                           root=tmp_path)
+    before = sorted(p.name for p in (tmp_path / "exp").iterdir())
+
+    def full_disk(f, **arrays):
+        f.write(b"PK\x03\x04 half an archive")  # a partial write, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cache.np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space left on device.*WTM_RESULTS"):
+        cache.cached("exp", {"a": 2}, lambda: ({"x": np.zeros(2)}, {"m": 2.0}), root=tmp_path)
+    monkeypatch.undo()
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == before  # no debris
+    again = cache.load("exp", earlier.key, tmp_path)
+    np.testing.assert_array_equal(again["x"], np.arange(3.0))

@@ -63,3 +63,48 @@ def test_killed_sweep_resumes_with_identical_results(tmp_path):
     for name, t in mtimes.items():  # finished runs were loaded, not recomputed
         assert (killed / "noise" / name).stat().st_mtime_ns == t
     np.testing.assert_array_equal(np.load(tmp_path / "full.npy"), np.load(tmp_path / "killed.npy"))
+
+
+LONG_RUN = """
+from wtmlib import runs
+from wtmlib.data import SyntheticConfig
+from wtmlib.train import ModelConfig, TrainConfig
+data = SyntheticConfig(n_dim=200, l_pat=10, n_pat=10, n_train=3000, n_test=600)
+runs.run(data, ModelConfig(n_hidden=300), TrainConfig(epochs=120, lr_decay_epoch=100,
+         snapshots=[0, 50, 120], checkpoint_every=10, progress=False, threads=1),
+         experiment="long")
+"""
+
+
+def _long_run(results: Path, wait=True):
+    env = dict(os.environ, WTM_RESULTS=str(results))
+    proc = subprocess.Popen([sys.executable, "-c", LONG_RUN], env=env)
+    if wait:
+        assert proc.wait(timeout=600) == 0
+    return proc
+
+
+@pytest.mark.slow
+def test_killed_long_run_resumes_from_its_checkpoint(tmp_path):
+    _long_run(tmp_path / "full")
+    (reference,) = (tmp_path / "full" / "long").glob("*.json")
+
+    killed = tmp_path / "killed"
+    proc = _long_run(killed, wait=False)
+    deadline = time.time() + 300
+    while not list((killed / "long").glob("*.ckpt.pt")) and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # let it run on past the checkpoint
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not list((killed / "long").glob("*.json")), "killed too late: the run had finished"
+
+    _long_run(killed)
+    (resumed,) = (killed / "long").glob("*.json")
+    assert not list((killed / "long").glob("*.ckpt.pt"))  # removed once the result is stored
+    ref, got = json.loads(reference.read_text()), json.loads(resumed.read_text())
+    assert got["metrics"]["resumed_from_epoch"] > 0
+    assert got["metrics"]["resumed_from_epoch"] % 10 == 0
+    assert got["info"]["npz_sha256"] == ref["info"]["npz_sha256"]  # bit-identical arrays
+    for key in ("epochs_run", "steps", "train_acc", "test_acc"):
+        assert got["metrics"][key] == ref["metrics"][key]

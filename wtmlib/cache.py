@@ -105,6 +105,11 @@ def paths(experiment: str, key: str, root: Path | None = None) -> tuple[Path, Pa
     return folder / f"{key}.npz", folder / f"{key}.json"
 
 
+def checkpoint_path(experiment: str, key: str, root: Path | None = None) -> Path:
+    """Where an unfinished run keeps its training state (removed once the result is saved)."""
+    return (root or results_root()) / experiment / f"{key}.ckpt.pt"
+
+
 def save(result: Result, experiment: str, root: Path | None = None) -> Result:
     """Store ``result`` atomically; the JSON (written last) marks it complete."""
     npz, meta = paths(experiment, result.key, root)

@@ -17,7 +17,14 @@ The recorder never keeps a per-sample tensor per epoch. What it keeps:
   each group's accuracy and mean loss (Section 5.1).
 
 Each ``observe_*`` call takes tensors the training loop has already computed, so
-recording costs no extra forward pass.
+recording costs no extra forward pass. The derivative signs cost almost nothing:
+in equation (1) dL/da = dL/dlogit * W2, so sign(dL/da) is the outer product of
+sign(dL/dlogit) ``[batch]`` and sign(W2) ``[n_hidden]``. A full-batch step keeps just
+these two vectors (int8); they are summed by one matrix product at the end. A
+mini-batch step adds its ``[batch, n_hidden]`` outer product to the rows it used.
+
+``state()`` / ``restore()`` hand everything to a checkpoint and back (tensors and
+lists of tensors only, so a checkpoint loads with ``torch.load(weights_only=True)``).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ class Recorder:
         self.difficult = difficult.bool()
         self.sign_sum = torch.zeros(len(p_train), n_hidden, device=device)  # [n_train, n_hidden]
         self.sign_count = torch.zeros(len(p_train), device=device)  # steps that used each sample
+        self.full_s: list[torch.Tensor] = []  # per full-batch step: sign(dL/dlogit) [n_train] int8
+        self.full_t: list[torch.Tensor] = []  # and sign(W2) [n_hidden] int8
         self.means_train: list[torch.Tensor] = []  # each [n_hidden, n_pat]
         self.means_probe: list[torch.Tensor] = []
         self.history: dict[str, list[torch.Tensor]] = {k: [] for k in (
@@ -97,13 +106,56 @@ class Recorder:
             self.sign_sum.index_add_(0, idx, s)
             self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
 
+    def observe_output_grad(self, grad_logits: torch.Tensor, w2: torch.Tensor,
+                            idx: torch.Tensor | None = None) -> None:
+        """One training step's dL/dlogit ``[batch]`` and the output weights W2
+        ``[n_hidden]`` that produced it, for training samples ``idx`` (``None``: the full
+        batch, in order). Same sums as ``observe_grad(dL/dlogit W2^T, idx)`` (the sign of a
+        product is the product of the signs), at the cost of two vectors."""
+        s, t = torch.sign(grad_logits.detach()), torch.sign(w2.detach())
+        if idx is None:
+            self.full_s.append(s.to(torch.int8))
+            self.full_t.append(t.to(torch.int8))
+            self.sign_count += 1
+        else:
+            self.sign_sum.index_add_(0, idx, torch.outer(s, t))
+            self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
+
+    def sign_totals(self) -> torch.Tensor:
+        """Sum over steps of sign(dL/da), ``[n_train, n_hidden]`` (exact: small integers)."""
+        if not self.full_s:
+            return self.sign_sum
+        s = torch.stack(self.full_s).float()  # [steps, n_train]
+        t = torch.stack(self.full_t).float()  # [steps, n_hidden]
+        return self.sign_sum + s.T @ t
+
+    def state(self) -> dict:
+        """Everything recorded so far (for a checkpoint)."""
+        return {"sign_sum": self.sign_sum, "sign_count": self.sign_count,
+                "full_s": self.full_s, "full_t": self.full_t, "means_train": self.means_train,
+                "means_probe": self.means_probe, "history": self.history}
+
+    def restore(self, state: dict) -> None:
+        """Continue from ``state()`` of an interrupted run (tensors moved to this device)."""
+        dev = self.sign_sum.device
+
+        def move(v):
+            if isinstance(v, dict):
+                return {k: move(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [move(x) for x in v]
+            return v.to(dev)
+
+        for name, value in state.items():
+            setattr(self, name, move(value))
+
     def arrays(self, final_z: torch.Tensor, w2: torch.Tensor, keep_neurons: int) -> dict:
         """Everything recorded, as numpy arrays (``final_z [n_train, n_hidden]``)."""
         k = min(keep_neurons, w2.numel())
         top = torch.argsort(w2.detach().abs(), descending=True, stable=True)[:k]
         out = {
             "pattern_means_train": torch.stack(self.means_train),
-            "mean_sign": self.sign_sum / self.sign_count.clamp_min(1)[:, None],
+            "mean_sign": self.sign_totals() / self.sign_count.clamp_min(1)[:, None],
             "final_neurons": top,
             "final_pre": final_z.detach()[:, top],
         }

@@ -40,14 +40,23 @@ def run_config(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict
 def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
         train_cfg: TrainConfig = TrainConfig(), experiment: str = "runs",
         refresh: bool = False, root=None) -> cache.Result:
-    """Train (or load) one model and return its recorded arrays and metrics."""
+    """Train (or load) one model and return its recorded arrays and metrics.
+
+    While it trains, the run checkpoints every ``train_cfg.checkpoint_every`` epochs
+    beside its future result; a killed run started again resumes from there.
+    """
+    config = run_config(data_cfg, model_cfg, train_cfg)
+    ckpt = cache.checkpoint_path(experiment, cache.config_key(config), root)
+    if refresh:
+        ckpt.unlink(missing_ok=True)
 
     def compute():
-        out = train(load_data(data_cfg), model_cfg, train_cfg)
+        out = train(load_data(data_cfg), model_cfg, train_cfg, checkpoint=ckpt)
         return out.arrays, out.metrics
 
-    return cache.cached(experiment, run_config(data_cfg, model_cfg, train_cfg), compute,
-                        root=root, refresh=refresh)
+    result = cache.cached(experiment, config, compute, root=root, refresh=refresh)
+    ckpt.unlink(missing_ok=True)
+    return result
 
 
 def seeds(cfgs: tuple, n_seeds: int):

@@ -13,8 +13,12 @@ initial weights and the mini-batch order come from ``TrainConfig.seed``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -71,6 +75,7 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
     threads: int = 0  # CPU threads for torch; 0: leave torch's setting
     progress: bool = True  # tqdm progress bar
+    checkpoint_every: int = 25  # epochs between checkpoints (when train gets a path); 0: none
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, ("layca", "sgd"))
@@ -96,6 +101,7 @@ class TrainConfig:
             raise ConfigError(f"device={self.device!r}: must be 'auto', 'cpu', 'cuda[:N]' or 'mps'")
         check_int("threads", self.threads, 0)
         check_type("progress", self.progress, bool, "True or False")
+        check_int("checkpoint_every", self.checkpoint_every, 0)
 
     @classmethod
     def section3(cls, **changes) -> "TrainConfig":
@@ -111,7 +117,7 @@ class TrainConfig:
 
 
 # settings that choose where a run executes, not what it computes: kept out of the cache key
-EXECUTION_FIELDS = ("device", "threads", "progress")
+EXECUTION_FIELDS = ("device", "threads", "progress", "checkpoint_every")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -161,23 +167,65 @@ class TrainOutput:
 
 def _forward(model: MLP, x: torch.Tensor, grad: bool, on_grad=None):
     """Forward pass returning (pre-activations z, logits); with ``on_grad`` the
-    backward of the loss later calls it with dL/da."""
+    backward of the loss later calls ``on_grad(dL/dlogit)``."""
     captured = {}
-    bwd = {"hook_post": on_grad} if on_grad else None
     with torch.set_grad_enabled(grad), model.hooks(
-            fwd={"hook_pre": lambda t: captured.__setitem__("z", t)}, bwd=bwd):
+            fwd={"hook_pre": lambda t: captured.__setitem__("z", t)}):
         logits = model(x)
+    if on_grad is not None:
+        logits.register_hook(on_grad)
     return captured["z"], logits
 
 
+def _data_digest(data) -> str:
+    """SHA-256 of the training and test tensors (a checkpoint resumes on the same data)."""
+    h = hashlib.sha256()
+    for t in (data.x_train, data.y_train, data.p_train, data.x_test, data.y_test):
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Write ``state`` (tensors, numbers, lists, dicts) atomically; a failed write warns
+    and training goes on (the run itself does not depend on its checkpoint)."""
+    from .cache import _atomic_write  # noqa: PLC0415
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, lambda f: torch.save(state, f))
+    except OSError as err:
+        warnings.warn(f"could not write checkpoint {path} ({err.strerror or err}); "
+                      "training goes on without it", stacklevel=3)
+
+
+def _load_checkpoint(path: Path | None, fingerprint: dict) -> dict | None:
+    """The checkpoint at ``path`` if it belongs to this run, else ``None`` (with a warning
+    when it exists but cannot be used). ``weights_only=True``: no code runs on load."""
+    if path is None or not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") != fingerprint:
+            raise ValueError("it belongs to another configuration")
+        return state
+    except Exception as err:  # noqa: BLE001 - any damage means start from scratch
+        warnings.warn(f"ignoring checkpoint {path} ({type(err).__name__}: {err}); "
+                      "starting from epoch 0", stacklevel=3)
+        return None
+
+
 def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = TrainConfig(),
-          callback=None) -> TrainOutput:
+          callback=None, checkpoint: str | Path | None = None) -> TrainOutput:
     """Train the MLP on ``data`` (x/y/p train and test tensors) and record everything.
 
-    ``callback(kind, index, model)`` (tests, checkpoints) is called with
-    ``("step", s, model)`` just before optimizer step ``s`` (the weights that produced
-    its gradient) and ``("epoch", e, model)`` at each recorded state (``e = 0`` is the
-    initialisation).
+    ``callback(kind, index, model)`` (tests) is called with ``("step", s, model)`` just
+    before optimizer step ``s`` (the weights that produced its gradient) and
+    ``("epoch", e, model)`` at each recorded state (``e = 0`` is the initialisation).
+
+    ``checkpoint``: a file that receives the whole training state every
+    ``cfg.checkpoint_every`` epochs; when it already holds the state of this same
+    configuration, training resumes from it and ends with the arrays an uninterrupted
+    run gives. The caller deletes it once the result is stored (``wtmlib.runs``).
     """
     from .data import difficulty  # noqa: PLC0415  (data knows nothing of training)
 
@@ -196,15 +244,41 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= len(x)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     callback = callback or (lambda *a: None)
-
     snaps: dict[str, list] = {}
+    loop = dict(epoch=0, step=0, elapsed=0.0)  # where the run stands (checkpointed)
+
+    path = Path(checkpoint) if checkpoint is not None else None
+    resumed = None
+    if path is not None:
+        fingerprint = json.loads(json.dumps(dict(model=asdict(model_cfg), train={
+            k: v for k, v in asdict(cfg).items() if k not in EXECUTION_FIELDS},
+            data=_data_digest(data))))
+        resumed = _load_checkpoint(path, fingerprint)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optimizer"])
+        rec.restore(resumed["recorder"])
+        order_gen.set_state(resumed["order_gen"])
+        snaps = {k: list(v) for k, v in resumed["snapshots"].items()}
+        loop = dict(resumed["loop"])
+    first_epoch = loop["epoch"]
+
+    def save_checkpoint(next_epoch: int) -> None:
+        """State before ``next_epoch`` (model, optimizer, recorder, batch order)."""
+        if path is None or not cfg.checkpoint_every or next_epoch % cfg.checkpoint_every:
+            return
+        _save_checkpoint(path, dict(
+            fingerprint=fingerprint, model=model.state_dict(), optimizer=opt.state_dict(),
+            recorder=rec.state(), order_gen=order_gen.get_state(), snapshots=snaps,
+            loop=dict(epoch=next_epoch, step=step,
+                      elapsed=loop["elapsed"] + time.perf_counter() - start)))
 
     def probe(epoch):
         if epoch in cfg.snapshots:
             for name, t in model.state_dict().items():
                 if t.dtype.is_floating_point:
-                    snaps.setdefault(name, []).append(t.detach().cpu().numpy().copy())
-            snaps.setdefault("epochs", []).append(epoch)
+                    snaps.setdefault(name, []).append(t.detach().cpu().clone())
+            snaps.setdefault("epochs", []).append(torch.tensor(epoch))
         if cfg.probe:
             model.eval()
             rec.observe_probe(*_forward(model, xt, grad=False))
@@ -214,16 +288,19 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
     def fitted() -> bool:
         return cfg.until_fit and bool(rec.history["train_acc"][-1] == 1.0)
 
-    step = 0
-    epochs_run = 0
-    bar = tqdm(total=cfg.epochs, disable=not cfg.progress, desc="train", leave=False)
+    def on_grad(idx=None):
+        return lambda g: rec.observe_output_grad(g, model.w2, idx)
+
+    step = loop["step"]
+    epochs_run = first_epoch
+    bar = tqdm(total=cfg.epochs, initial=first_epoch, disable=not cfg.progress, desc="train",
+               leave=False)
     if full_batch:
         # One forward per epoch: the pass that computes the gradient of epoch e also
         # gives the recorded state after e epochs; the last state needs one more pass.
-        for epoch in range(cfg.epochs + 1):
+        for epoch in range(first_epoch, cfg.epochs + 1):
             last = epoch == cfg.epochs
-            z, logits = _forward(model, x, grad=not last,
-                                 on_grad=None if last else rec.observe_grad)
+            z, logits = _forward(model, x, grad=not last, on_grad=None if last else on_grad())
             rec.observe_train(z, logits)
             probe(epoch)
             if last or fitted():
@@ -236,6 +313,8 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             step += 1
             epochs_run = epoch + 1
             bar.update()
+            if epochs_run < cfg.epochs:
+                save_checkpoint(epochs_run)
         final_z = z
     else:
         def evaluate(epoch):
@@ -246,8 +325,8 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             probe(epoch)
             return z
 
-        final_z = evaluate(0)
-        for epoch in range(cfg.epochs):
+        final_z = evaluate(0) if resumed is None else None
+        for epoch in range(first_epoch, cfg.epochs):
             if fitted():
                 break
             set_lr(opt, cfg, epoch)
@@ -255,8 +334,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             for idx in perm.split(cfg.batch_size):
                 opt.zero_grad(set_to_none=True)
                 callback("step", step, model)
-                _, logits = _forward(model, x[idx], grad=True,
-                                     on_grad=lambda g, idx=idx: rec.observe_grad(g, idx))
+                _, logits = _forward(model, x[idx], grad=True, on_grad=on_grad(idx))
                 F.binary_cross_entropy_with_logits(logits, yf[idx]).backward()
                 opt.step()
                 step += 1
@@ -264,20 +342,22 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             final_z = evaluate(epoch + 1)
             bar.update()
             bar.set_postfix(train_acc=f"{rec.history['train_acc'][-1].item():.4f}")
+            if epochs_run < cfg.epochs and not fitted():
+                save_checkpoint(epochs_run)
     bar.close()
 
     arrays = rec.arrays(final_z, model.w2, cfg.keep_neurons)
     arrays.update({name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()
                    if t.dtype.is_floating_point})
-    arrays.update({f"snapshot_{name}": np.stack(v) for name, v in snaps.items()})
+    arrays.update({f"snapshot_{name}": torch.stack(v).numpy() for name, v in snaps.items()})
     train_acc = float(arrays["history_train_acc"][-1])
     metrics = dict(
         epochs_run=epochs_run, steps=step, train_acc=train_acc, fitted=train_acc == 1.0,
         hit_max_epochs=bool(cfg.until_fit and train_acc < 1.0),
         test_acc=float(arrays["history_probe_acc"][-1]) if cfg.probe
         else evaluate_accuracy(model, xt, yt),
-        wall_s=time.perf_counter() - start, device=str(device),
-        threads=torch.get_num_threads())
+        wall_s=loop["elapsed"] + time.perf_counter() - start, device=str(device),
+        threads=torch.get_num_threads(), resumed_from_epoch=first_epoch)
     return TrainOutput(arrays, metrics)
 
 

@@ -26,7 +26,8 @@ import numpy as np
 
 from . import __version__
 
-CODE_MODULES = ("data.py", "model.py", "optim.py", "record.py", "train.py", "mnist.py")
+CODE_MODULES = ("data.py", "model.py", "optim.py", "record.py", "train.py", "mnist.py",
+                "batched.py")
 
 
 def results_root() -> Path:
@@ -101,13 +102,13 @@ def _atomic_write(path: Path, write) -> None:
 
 
 def paths(experiment: str, key: str, root: Path | None = None) -> tuple[Path, Path]:
-    folder = (root or results_root()) / experiment
+    folder = (Path(root) if root else results_root()) / experiment
     return folder / f"{key}.npz", folder / f"{key}.json"
 
 
 def checkpoint_path(experiment: str, key: str, root: Path | None = None) -> Path:
     """Where an unfinished run keeps its training state (removed once the result is saved)."""
-    return (root or results_root()) / experiment / f"{key}.ckpt.pt"
+    return (Path(root) if root else results_root()) / experiment / f"{key}.ckpt.pt"
 
 
 def save(result: Result, experiment: str, root: Path | None = None) -> Result:

@@ -3,6 +3,13 @@
 ``noise_grid`` is Figure 1 (Section 3.1): one model per (sigma_train, seed), trained
 until it fits its training set, then evaluated on test sets drawn at every sigma_test
 with the same pattern masks.
+
+How the missing runs of a sweep are computed is a choice that leaves the numbers
+alone (``prefetch``): one by one in this process (the default), ``batch_models`` at a
+time stacked in one model (``wtmlib.batched``: bit-identical on the CPU, worth it on a
+GPU), or handed to an ``executor`` - any object with ``submit(fn, *args)`` returning
+futures, such as ``concurrent.futures.ProcessPoolExecutor`` or a
+``dask.distributed.Client`` - whose workers write into the same results folder.
 """
 
 from __future__ import annotations
@@ -14,8 +21,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import cache
 from .data import SyntheticConfig, make_synthetic
-from .runs import run
+from .runs import load_data, run, run_config
 from .train import ModelConfig, TrainConfig, evaluate_accuracy, model_from_arrays
 
 
@@ -27,6 +35,76 @@ def _bar(progress: bool, **kwargs):
 def seeded(data_cfg, train_cfg, seed: int):
     """The data and training configurations of seed ``seed`` (masks, noise, init, order)."""
     return replace(data_cfg, seed=seed), replace(train_cfg, seed=seed)
+
+
+def _compute(data_cfg, model_cfg, train_cfg, experiment, root) -> str:
+    """Worker side of ``prefetch``: train and store one run; return only its key (the
+    arrays stay in the results folder instead of travelling back)."""
+    return run(data_cfg, model_cfg, train_cfg, experiment, root=root).key
+
+
+def prefetch(jobs: list, experiment: str, executor=None, batch_models: int = 0,
+             progress: bool = True, root=None) -> int:
+    """Compute and store every ``(data_cfg, model_cfg, train_cfg)`` of ``jobs`` whose result
+    is not stored yet; return how many were computed. The sweep then only loads.
+
+    ``executor``: runs the jobs on its workers (they need the same results folder:
+    ``root``, else ``$WTM_RESULTS`` or ``results/``, on a shared file system).
+    ``batch_models``: train up to this many jobs together (``wtmlib.batched``); only
+    groups it can train (same model and settings but the seed: Section 3's SGD) are
+    batched, the rest go one by one.
+    """
+    from .batched import check_batchable, train_many  # noqa: PLC0415
+    from .checks import ConfigError, check_int  # noqa: PLC0415
+
+    check_int("batch_models", batch_models, 0)
+    root = root or cache.results_root()
+    todo = []
+    for job in jobs:
+        key = cache.config_key(run_config(*job))
+        if not cache.paths(experiment, key, root)[1].exists():
+            todo.append((job, key))
+    if not todo:
+        return 0
+    bar = _bar(progress, total=len(todo), desc=f"{experiment}: compute")
+    if executor is not None:
+        futures = [executor.submit(_compute, *job, experiment, str(root)) for job, _ in todo]
+        for future in futures:
+            future.result()  # re-raises a worker's error here
+            bar.update()
+    else:
+        groups: dict[str, list] = {}
+        for job, key in todo:
+            _, model_cfg, train_cfg = job
+            shared = run_config(job[0], model_cfg, replace(train_cfg, seed=0))
+            shared["data"] = {k: shared["data"].get(k) for k in ("kind", "n_train", "n_test",
+                                                                  "n_dim")}
+            groups.setdefault(repr(shared) if batch_models else key, []).append((job, key))
+        for group in groups.values():
+            for chunk in [group[i:i + max(batch_models, 1)]
+                          for i in range(0, len(group), max(batch_models, 1))]:
+                datas = [load_data(job[0]) for job, _ in chunk]
+                model_cfg, cfgs = chunk[0][0][1], [job[2] for job, _ in chunk]
+                try:
+                    check_batchable(datas, model_cfg, cfgs)
+                    batchable = len(chunk) > 1
+                except ConfigError:
+                    batchable = False
+                if not batchable:
+                    for job, _ in chunk:
+                        run(*job, experiment, root=root)
+                        bar.update()
+                    continue
+
+                def store(i, out, chunk=chunk):
+                    (job, key) = chunk[i]
+                    cache.save(cache.Result(run_config(*job), out.arrays, out.metrics, key),
+                               experiment, root)
+                    bar.update()
+
+                train_many(datas, model_cfg, cfgs, on_done=store, progress=progress)
+    bar.close()
+    return len(todo)
 
 
 @dataclass
@@ -48,8 +126,13 @@ class NoiseGrid:
 
 def noise_grid(data_cfg: SyntheticConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,
                sigmas_train, sigmas_test, seeds, experiment: str = "noise",
-               progress: bool = True) -> NoiseGrid:
-    """Train (or load) every (seed, sigma_train) model and test it at every sigma_test."""
+               progress: bool = True, executor=None, batch_models: int = 0) -> NoiseGrid:
+    """Train (or load) every (seed, sigma_train) model and test it at every sigma_test.
+    ``executor``, ``batch_models``: how missing runs are computed (``prefetch``)."""
+    jobs = [(replace(d, sigma_train=s), model_cfg, t)
+            for d, t in (seeded(data_cfg, train_cfg, seed) for seed in seeds)
+            for s in sigmas_train]
+    prefetch(jobs, experiment, executor, batch_models, progress)
     shape = (len(seeds), len(sigmas_train))
     acc = np.zeros(shape + (len(sigmas_test),))
     epochs, hit, wall = np.zeros(shape, int), np.zeros(shape, bool), np.zeros(shape)
@@ -96,8 +179,12 @@ def to_numpy(t) -> np.ndarray:
 
 
 def seed_runs(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig, seeds,
-              experiment: str = "runs", progress: bool = True) -> list:
-    """One cached run per seed (data, initial weights and batch order all drawn from it)."""
+              experiment: str = "runs", progress: bool = True, executor=None,
+              batch_models: int = 0) -> list:
+    """One cached run per seed (data, initial weights and batch order all drawn from it).
+    ``executor``, ``batch_models``: how missing runs are computed (``prefetch``)."""
+    jobs = [(d, model_cfg, t) for d, t in (seeded(data_cfg, train_cfg, s) for s in seeds)]
+    prefetch(jobs, experiment, executor, batch_models, progress)
     out = []
     for seed in _bar(progress, iterable=seeds, desc=experiment):
         d_cfg, t_cfg = seeded(data_cfg, train_cfg, seed)

@@ -261,3 +261,23 @@ def test_full_disk_says_so_and_leaves_earlier_results_intact(tmp_path, monkeypat
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == before  # no debris
     again = cache.load("exp", earlier.key, tmp_path)
     np.testing.assert_array_equal(again["x"], np.arange(3.0))
+
+
+def test_code_text_ignores_prose_not_code():
+    base = 'def f(x):\n    """Doc."""\n    return x + 1  # comment\n'
+    prose = 'def f(x):\n    """Other words."""\n\n    return x + 1  # another comment\n'
+    no_doc = 'def f(x):\n    return x + 1\n'
+    code = 'def f(x):\n    """Doc."""\n    return x + 2\n'
+    assert cache.code_text(base) == cache.code_text(prose) == cache.code_text(no_doc)
+    assert cache.code_text(code) != cache.code_text(base)
+    assert cache.code_text('def g():\n    """Only a docstring."""\n') != cache.code_text(base)
+
+
+def test_code_hash_covers_every_number_making_module(monkeypatch):
+    here = Path(wtmlib.__file__).resolve().parent
+    assert all((here / name).exists() for name in cache.CODE_MODULES)
+    base = cache.code_hash()
+    real = cache.code_text
+    monkeypatch.setattr(cache, "code_text", lambda src: real(src) + ("x" if "Layca" in src
+                                                                     and "class" in src else ""))
+    assert cache.code_hash() != base

@@ -174,14 +174,14 @@ def test_recorder_exact_mini_batch(tiny):
 
 
 def test_recorder_sign_accumulation_by_hand():
-    rec = Recorder(torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]),
+    rec = Recorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]),
                    torch.zeros(4, dtype=torch.bool), n_pat=2, n_hidden=2)
     g1 = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
     g2 = torch.tensor([[-4.0, -1.0], [2.0, 0.0]])
     rec.observe_grad(g1, torch.tensor([0, 1]))
     rec.observe_grad(g2, torch.tensor([1, 2]))
     rec.observe_grad(torch.tensor([[1.0, 1.0]] * 4))  # a full batch
-    rec.observe_train(torch.zeros(4, 2), torch.zeros(4))
+    rec.observe_train(torch.zeros(2, 3), torch.zeros(4))
     got = rec.arrays(torch.zeros(4, 2), torch.tensor([0.1, -0.3]), keep_neurons=1)
     want = np.array([[(1 + 1) / 2, (-1 + 1) / 2],
                      [(1 - 1 + 1) / 3, (1 - 1 + 1) / 3],

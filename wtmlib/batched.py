@@ -119,9 +119,9 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
     recs = []
     for i, d in enumerate(datas):
         hard = difficulty(x[i], y[i], d.centroids.to(device)) > 0
-        recs.append(Recorder(d.p_train.to(device), y[i], hard, d.centroids.shape[0],
-                             model_cfg.n_hidden, d.p_test.to(device) if cfg.probe else None,
-                             yt[i] if cfg.probe else None))
+        recs.append(Recorder(x[i], d.p_train.to(device), y[i], hard, d.centroids.shape[0],
+                             model_cfg.n_hidden,
+                             *((xt[i], d.p_test.to(device), yt[i]) if cfg.probe else ())))
     models = [build_model(x.shape[2], model_cfg, c.seed) for c in cfgs]
     stack = _Stack(torch.stack([m.hidden.weight for m in models]).to(device),
                    torch.stack([m.w2 for m in models]).to(device),
@@ -137,15 +137,15 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
         """Every active model on its whole training set (and probe): the recorded state."""
         with torch.no_grad():
             z, logits = stack.forward(x[active])
-            zt, logits_t = stack.forward(xt[active]) if cfg.probe else (None, None)
+            logits_t = stack.forward(xt[active])[1] if cfg.probe else None
         for k, i in enumerate(active):
-            recs[i].observe_train(z[k], logits[k])
+            recs[i].observe_train(stack.w1[k], logits[k])
             if epoch in cfg.snapshots:
                 for name, t in stack.state(k).items():
                     snaps[i].setdefault(name, []).append(t)
                 snaps[i].setdefault("epochs", []).append(torch.tensor(epoch))
             if cfg.probe:
-                recs[i].observe_probe(zt[k], logits_t[k])
+                recs[i].observe_probe(stack.w1[k], logits_t[k])
         return z
 
     def finish(k, i, final_z):

@@ -4,61 +4,113 @@ The book's cost is almost all matrix multiplies of known size. The benchmark mea
 in one process, on the paper's shapes (n_train 15000, n_dim 500, 1000 hidden neurons):
 
 * the matmul rate (GFLOP/s) of ``[15000, 500] @ [500, 1000]`` and of a batch of 64;
-* a full-batch Layca epoch with all recording (``wtmlib.train``), without the probe
-  pass, and a plain PyTorch loop without recording (forward, backward, Layca step);
+* a full-batch Layca epoch with all recording (``wtmlib.train``), with and without the
+  probe pass, and a plain PyTorch loop without recording (forward, backward, Layca step);
 * a straightforward baseline: forward hooks that store every epoch's activations and
   a separate evaluation pass for the metrics and the derivative signs;
 * an SGD epoch at batch 64 with the until-fit check (Section 3.1);
+* a sweep of ``sweep_models`` such SGD models, one by one and batched
+  (``wtmlib.batched``);
 
-and prints each as seconds per epoch and as a fraction of the matmul rate (the FLOPs
-an epoch needs, divided by its time, divided by the measured rate).
+and prints each as seconds per epoch (the median over epochs, timed between the
+training loop's own epoch callbacks) and as a fraction of the matmul rate: the FLOPs an
+epoch needs (``epoch_flops``), divided by its time, divided by the measured rate.
+
+``stored_summary`` adds up the runs in the results folder made by the current code:
+their FLOPs (``run_flops``), the floor those FLOPs set at the measured matmul rate, and
+their measured training time.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from . import cache
+from .batched import train_many
 from .data import SyntheticConfig, make_synthetic
 from .optim import Layca
-from .train import ModelConfig, TrainConfig, build_model, resolve_device, train
+from .train import (ModelConfig, TrainConfig, build_model, build_optimizer, resolve_device,
+                    train)
+
+N, D, H, N_TEST = 15000, 500, 1000, 6000  # the paper's shapes (Section 2.1)
 
 
-def _timeit(fn, repeat: int = 3, sync=lambda: None) -> float:
-    fn()
-    sync()
-    start = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    sync()
-    return (time.perf_counter() - start) / repeat
+def epoch_flops(n: int, d: int, h: int, n_test: int, mini_batch: bool, probe: bool) -> float:
+    """Matmul FLOPs of one epoch: forward z = W1^T x and the W1 gradient (4ndh); the
+    end-of-epoch pass over the training set of mini-batch training (2ndh; full batch
+    reuses the training pass); the probe pass on the test set (2 n_test dh)."""
+    return 4 * n * d * h + (2 * n * d * h if mini_batch else 0) + (2 * n_test * d * h if probe
+                                                                     else 0)
 
 
-def matmul_rate(n: int, d: int, h: int, device, sync) -> float:
-    """GFLOP/s of an ``[n, d] @ [d, h]`` float32 product."""
+def run_flops(config: dict, metrics: dict) -> float:
+    """Matmul FLOPs of one stored run (``epoch_flops`` per epoch run, plus the recorded
+    state at initialisation and, for full batch, the last state's pass)."""
+    data, model, t = config["data"], config["model"], config["train"]
+    n, n_test, h = data["n_train"], data["n_test"], model["n_hidden"]
+    d = data.get("n_dim", 784)  # Aggregated MNIST: 28 x 28 inputs
+    mini = 0 < t["batch_size"] < n
+    per_epoch = epoch_flops(n, d, h, n_test, mini, t["probe"])
+    # one more recorded state than epochs: the initial pass (mini-batch) or the last one
+    states = 2 * n * d * h + (2 * n_test * d * h if t["probe"] else 0)
+    return metrics["epochs_run"] * per_epoch + states
+
+
+def matmul_rate(n: int, d: int, h: int, device, sync, repeat: int = 5) -> float:
+    """GFLOP/s of an ``[n, d] @ [d, h]`` float32 product (best of ``repeat``)."""
     a, b = torch.randn(n, d, device=device), torch.randn(d, h, device=device)
-    return 2 * n * d * h / _timeit(lambda: a @ b, 5, sync) / 1e9
+    a @ b
+    times = []
+    for _ in range(repeat):
+        sync()
+        start = time.perf_counter()
+        a @ b
+        sync()
+        times.append(time.perf_counter() - start)
+    return 2 * n * d * h / min(times) / 1e9
 
 
-def _plain_epochs(data, epochs: int, device) -> float:
-    """Full-batch Layca with no recording at all: seconds per epoch."""
+class EpochClock:
+    """Timestamps at each epoch boundary; ``per_epoch()`` is the median interval."""
+
+    def __init__(self, sync):
+        self.sync, self.stamps = sync, []
+
+    def __call__(self, kind="epoch", _index=None, _model=None):
+        if kind == "epoch":
+            self.sync()
+            self.stamps.append(time.perf_counter())
+
+    def per_epoch(self) -> float:
+        gaps = [b - a for a, b in zip(self.stamps, self.stamps[1:])]
+        return statistics.median(gaps[1:] if len(gaps) > 2 else gaps)  # first: warm-up
+
+
+def _plain_loop(data, cfg: TrainConfig, device, sync) -> float:
+    """Full-batch training as ``cfg`` says (same optimizer groups) with no recording at
+    all: seconds per epoch."""
+    epochs = cfg.epochs - 1
     model = build_model(data.x_train.shape[1], ModelConfig(), 0).to(device)
-    opt = Layca([model.hidden.weight, model.out.weight], lr=3**-3)
+    opt = build_optimizer(model, cfg)
     x, y = data.x_train.to(device), data.y_train.float().to(device)
-    start = time.perf_counter()
-    for _ in range(epochs):
+    clock = EpochClock(sync)
+    for _ in range(epochs + 1):
+        clock()
         opt.zero_grad()
         F.binary_cross_entropy_with_logits(model(x), y).backward()
         opt.step()
-    return (time.perf_counter() - start) / epochs
+    return clock.per_epoch()
 
 
-def _baseline_epochs(data, epochs: int, device) -> float:
+def _naive_baseline(data, epochs: int, device, sync) -> float:
     """The obvious implementation: hooks store each epoch's activations, then a separate
     evaluation pass computes accuracy, pattern means and dL/da signs."""
     model = build_model(data.x_train.shape[1], ModelConfig(), 0).to(device)
@@ -66,67 +118,129 @@ def _baseline_epochs(data, epochs: int, device) -> float:
     x, y, p = (t.to(device) for t in (data.x_train, data.y_train.float(), data.p_train))
     stored = []
     handle = model.hook_pre.register_forward_hook(lambda m, i, o: stored.append(o.detach().cpu()))
-    start = time.perf_counter()
-    for _ in range(epochs):
+    clock = EpochClock(sync)
+    for _ in range(epochs + 1):
+        clock()
         opt.zero_grad()
         F.binary_cross_entropy_with_logits(model(x), y).backward()
         opt.step()
-        xe = x.clone().requires_grad_(False)  # separate evaluation pass
-        a = model.act(model.hidden(xe))
+        a = model.act(model.hidden(x))  # separate evaluation pass
         a.retain_grad()
-        logits = model.out(a).squeeze(-1)
-        F.binary_cross_entropy_with_logits(logits, y).backward()
+        F.binary_cross_entropy_with_logits(model.out(a).squeeze(-1), y).backward()
         _ = torch.sign(a.grad).cpu()
         z = stored[-1]
         _ = torch.stack([z[(p == k).cpu()].mean(0) for k in range(int(p.max()) + 1)])
     handle.remove()
-    return (time.perf_counter() - start) / epochs
+    return clock.per_epoch()
 
 
-def run_bench(epochs: int = 5, device: str = "auto", threads: int = 0) -> dict:
-    """Measure everything listed in the module docstring; return a JSON-able report."""
+def _recorded(data, cfg, sync) -> float:
+    clock = EpochClock(sync)
+    train(data, ModelConfig(), cfg, callback=clock)
+    return clock.per_epoch()
+
+
+def _timed(fn, sync) -> float:
+    sync()
+    start = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - start
+
+
+def _sweep_alone(datas, cfgs, sync) -> float:
+    return _timed(lambda: [train(d, ModelConfig(), c) for d, c in zip(datas, cfgs)], sync)
+
+
+def _sweep_batched(datas, cfgs, sync) -> float:
+    return _timed(lambda: train_many(datas, ModelConfig(), cfgs, progress=False), sync)
+
+
+def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
+              sweep_models: int = 4, rounds: int = 3) -> dict:
+    """Measure everything listed in the module docstring; return a JSON-able report.
+
+    Each row is measured ``rounds`` times, interleaved with the others, and its fastest
+    round is kept (a shared machine only ever makes a measurement slower).
+    """
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     data = make_synthetic(SyntheticConfig())
-    n, d, h = 15000, 500, 1000
-    n_test = 6000
-    rate = matmul_rate(n, d, h, dev, sync)
-    rate64 = matmul_rate(64, d, h, dev, sync)
-    base = TrainConfig(epochs=epochs, lr_decay_epoch=-1, progress=False, device=str(dev))
-
-    def per_epoch(cfg):
-        """Marginal cost of an epoch: the difference of a run of 2E and one of E epochs
-        (cancels the fixed costs of a run: set-up, allocation, the final arrays)."""
-        short = train(data, ModelConfig(), cfg).metrics["wall_s"]
-        long = train(data, ModelConfig(), replace(cfg, epochs=2 * cfg.epochs)).metrics["wall_s"]
-        return (long - short) / cfg.epochs
-
+    base = TrainConfig(epochs=epochs + 1, lr_decay_epoch=-1, progress=False, device=str(dev))
+    sgd = TrainConfig.section3(epochs=max(3, epochs // 2), until_fit=False, probe=False,
+                               progress=False, device=str(dev))
+    datas = [make_synthetic(SyntheticConfig(seed=s)) for s in range(sweep_models)]
+    cfgs = [replace(sgd, epochs=1, seed=s) for s in range(sweep_models)]
     train(data, ModelConfig(), replace(base, epochs=1))  # warm-up (threads, allocator)
 
-    flop_step = 4 * n * d * h  # forward z = x W1^T and the W1 gradient (x has no grad)
-    flop_probe = 2 * n_test * d * h
-    flop_eval = 2 * n * d * h
-    rows = {}
-    t = per_epoch(base)
-    rows["full batch, all recording + test probe"] = (t, flop_step + flop_probe, rate)
-    t = per_epoch(replace(base, probe=False))
-    rows["full batch, all recording, no probe"] = (t, flop_step, rate)
-    rows["full batch, plain loop, no recording"] = (_plain_epochs(data, epochs, dev), flop_step,
-                                                    rate)
-    rows["full batch, naive baseline (hooks + eval pass)"] = (
-        _baseline_epochs(data, epochs, dev), flop_step + 2 * flop_eval, rate)
-    sgd = TrainConfig.section3(epochs=max(1, epochs // 2), until_fit=False, probe=False,
-                               progress=False, device=str(dev))
-    rows["SGD batch 64 + until-fit check"] = (per_epoch(sgd), flop_step + flop_eval, rate64)
+    full, mini = epoch_flops(N, D, H, N_TEST, False, False), epoch_flops(N, D, H, 0, True, False)
+    sweep_flop = sweep_models * (mini + 2 * N * D * H)  # one epoch and the initial state
+    sweep = f"sweep of {sweep_models} SGD models (1 epoch)"
+    # name: (measure -> seconds, FLOPs, which matmul rate)
+    measures = {
+        "full batch, all recording + test probe": (
+            lambda: _recorded(data, base, sync), epoch_flops(N, D, H, N_TEST, False, True), 0),
+        "full batch, all recording, no probe": (
+            lambda: _recorded(data, replace(base, probe=False), sync), full, 0),
+        "full batch, plain loop, no recording": (
+            lambda: _plain_loop(data, base, dev, sync), full, 0),
+        "full batch, naive baseline (hooks + eval pass)": (
+            lambda: _naive_baseline(data, epochs, dev, sync), full + 4 * N * D * H, 0),
+        "SGD batch 64 + until-fit check": (lambda: _recorded(data, sgd, sync), mini, 1),
+        f"{sweep}, one by one": (lambda: _sweep_alone(datas, cfgs, sync), sweep_flop, 1),
+        f"{sweep}, batched": (lambda: _sweep_batched(datas, cfgs, sync), sweep_flop, 1),
+    }
+    samples: dict[str, list] = {name: [] for name in measures}
+    rates = [0.0, 0.0]
+    for _ in range(rounds):
+        rates = [max(rates[0], matmul_rate(N, D, H, dev, sync)),
+                 max(rates[1], matmul_rate(64, D, H, dev, sync, repeat=50))]
+        for name, (measure, _, _) in measures.items():
+            samples[name].append(measure())
+    best = {name: min(v) for name, v in samples.items()}
+
+    def paired(a: str, b: str) -> float:
+        """Median over rounds of a's time over b's, measured side by side."""
+        return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
+
     report = {"machine": platform.processor() or platform.machine(), "device": str(dev),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "matmul_gflops": rate, "matmul64_gflops": rate64, "rows": {}}
-    for name, (sec, flop, r) in rows.items():
-        report["rows"][name] = {"s_per_epoch": sec, "gflop_per_epoch": flop / 1e9,
-                                "fraction_of_matmul_rate": flop / sec / 1e9 / r}
+              "rounds": rounds, "matmul_gflops": rates[0], "matmul64_gflops": rates[1],
+              "rows": {}, "stored": stored_summary(rates[0])}
+    for name, (_, flop, which) in measures.items():
+        report["rows"][name] = {"seconds": best[name], "gflop": flop / 1e9,
+                                "fraction_of_matmul_rate": flop / best[name] / 1e9 / rates[which]}
+    report["recording_overhead"] = paired("full batch, all recording, no probe",
+                                          "full batch, plain loop, no recording") - 1
+    report["naive_over_recorded"] = paired("full batch, naive baseline (hooks + eval pass)",
+                                           "full batch, all recording, no probe")
+    report["batched_speedup"] = paired(f"{sweep}, one by one", f"{sweep}, batched")
     return report
+
+
+def stored_summary(rate_gflops: float, root: Path | None = None) -> dict:
+    """Per experiment folder: the stored runs of the current code, their FLOPs, the
+    floor at ``rate_gflops`` and their summed training time (``wall_s``)."""
+    root = Path(root) if root else cache.results_root()
+    code = cache.code_hash()
+    out = {}
+    for meta in sorted(root.glob("*/*.json")):
+        try:
+            doc = json.loads(meta.read_text())
+            if doc.get("info", {}).get("code") != code or "epochs_run" not in doc["metrics"]:
+                continue
+            flop = run_flops(doc["config"], doc["metrics"])
+        except (OSError, ValueError, KeyError):
+            continue
+        row = out.setdefault(meta.parent.name, {"runs": 0, "gflop": 0.0, "wall_s": 0.0})
+        row["runs"] += 1
+        row["gflop"] += flop / 1e9
+        row["wall_s"] += doc["metrics"]["wall_s"]
+    for row in out.values():
+        row["floor_s"] = row["gflop"] / rate_gflops
+    return out
 
 
 def print_report(rep: dict) -> None:
@@ -134,18 +248,24 @@ def print_report(rep: dict) -> None:
     print(f"matmul [15000,500]@[500,1000]: {rep['matmul_gflops']:.1f} GFLOP/s; "
           f"batch 64: {rep['matmul64_gflops']:.1f} GFLOP/s")
     for name, r in rep["rows"].items():
-        print(f"  {name:<48} {r['s_per_epoch']:8.3f} s/epoch  {r['gflop_per_epoch']:6.1f} "
-              f"GFLOP  {100 * r['fraction_of_matmul_rate']:5.1f}% of the matmul rate")
-    rows = rep["rows"]
-    rec = rows["full batch, all recording, no probe"]["s_per_epoch"]
-    plain = rows["full batch, plain loop, no recording"]["s_per_epoch"]
-    naive = rows["full batch, naive baseline (hooks + eval pass)"]["s_per_epoch"]
-    print(f"recording overhead over the plain loop: {100 * (rec / plain - 1):+.1f}%; "
-          f"speed-up of recorded training over the naive baseline: {naive / rec:.2f}x")
+        unit = "s     " if name.startswith("sweep") else "s/epoch"
+        print(f"  {name:<48} {r['seconds']:8.3f} {unit} {r['gflop']:7.1f} GFLOP "
+              f"{100 * r['fraction_of_matmul_rate']:6.1f}% of the matmul rate")
+    print(f"median over {rep['rounds']} rounds, side by side: recording overhead over the plain "
+          f"loop {100 * rep['recording_overhead']:+.1f}%; recorded training "
+          f"{rep['naive_over_recorded']:.2f}x faster than the naive baseline; "
+          f"batched sweep {rep['batched_speedup']:.2f}x faster than one by one")
+    if rep["stored"]:
+        print("stored runs of this code (results folder), floor = FLOPs / matmul rate:")
+        for exp, r in rep["stored"].items():
+            print(f"  {exp:<12} {r['runs']:4d} runs {r['gflop']:10.0f} GFLOP  floor "
+                  f"{r['floor_s']:8.0f} s  measured {r['wall_s']:8.0f} s  "
+                  f"({r['wall_s'] / r['floor_s']:.2f}x the floor)")
 
 
-def main(epochs: int, device: str, threads: int, out: str | None) -> None:
-    rep = run_bench(epochs, device, threads)
+def main(epochs: int, device: str, threads: int, out: str | None, sweep_models: int = 4,
+         rounds: int = 3) -> None:
+    rep = run_bench(epochs, device, threads, sweep_models, rounds)
     print_report(rep)
     if out:
         with open(out, "w") as f:

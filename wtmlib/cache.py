@@ -1,8 +1,8 @@
 """Results stored under ``results/<experiment>/<key>.{npz,json}``.
 
 ``key`` is a hash of the run's full configuration and of the source code of the
-modules that compute the numbers (``CODE_MODULES``), so a result made by code that
-has changed is never reused. The JSON beside the arrays holds the configuration, the
+modules that compute the numbers (``CODE_MODULES``; their syntax trees, so docstrings
+and comments do not count), so a result made by code that has changed is never reused. The JSON beside the arrays holds the configuration, the
 metrics, the code hash, the library version, the SHA-256 of the ``.npz`` and
 its own SHA-256 (of the document without that field).
 
@@ -14,6 +14,7 @@ checksum and the run is recomputed, with a warning; arrays are read with
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -36,14 +37,28 @@ def results_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "results"
 
 
+def code_text(source: str) -> str:
+    """What of a module's source can change numbers: its syntax tree without docstrings
+    (comments and layout are not in the tree), so editing prose keeps the cache."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def code_hash() -> str:
-    """SHA-256 (16 hex digits) of the library version and the number-making modules."""
+    """SHA-256 (16 hex digits) of the library version and the number-making modules
+    (``code_text`` of each: docstrings, comments and layout left out)."""
     h = hashlib.sha256(__version__.encode())
     here = Path(__file__).resolve().parent
     for name in CODE_MODULES:
         path = here / name
         if path.exists():
-            h.update(name.encode() + b"\0" + path.read_bytes())
+            h.update(name.encode() + b"\0" + code_text(path.read_text()).encode())
     return h.hexdigest()[:16]
 
 

@@ -44,9 +44,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("params", help="list a notebook's parameters and their defaults")
     p.add_argument("notebook")
     p = sub.add_parser("bench", help="training speed against the matmul rate")
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=8, help="epochs timed per measurement")
+    p.add_argument("--rounds", type=int, default=3, help="repeats; the fastest is kept")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--sweep-models", type=int, default=4, help="models in the sweep rows")
     p.add_argument("--out", default=None, help="also write the report as JSON here")
     p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
     p.add_argument("--profile", default="paper", help="whose values: paper (default) or quick")
@@ -59,7 +61,8 @@ def main(argv=None) -> int:
         elif args.command == "bench":
             from . import bench  # noqa: PLC0415
 
-            bench.main(args.epochs, args.device, args.threads, args.out)
+            bench.main(args.epochs, args.device, args.threads, args.out, args.sweep_models,
+                       args.rounds)
         elif args.command == "claims":
             from . import claims  # noqa: PLC0415
 

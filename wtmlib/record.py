@@ -17,7 +17,10 @@ The recorder never keeps a per-sample tensor per epoch. What it keeps:
   each group's accuracy and mean loss (Section 5.1).
 
 Each ``observe_*`` call takes tensors the training loop has already computed, so
-recording costs no extra forward pass. The derivative signs cost almost nothing:
+recording costs no extra forward pass. The pattern means cost almost nothing: z = W1^T x
+is linear in x, so a pattern's mean pre-activation is W1^T times the mean of its
+samples, one ``[n_pat, n_dim] @ [n_dim, n_hidden]`` product per epoch instead of a pass
+over ``z [n_train, n_hidden]``. The derivative signs cost almost nothing too:
 in equation (1) dL/da = dL/dlogit * W2, so sign(dL/da) is the outer product of
 sign(dL/dlogit) ``[batch]`` and sign(W2) ``[n_hidden]``. A full-batch step keeps just
 these two vectors (int8); they are summed by one matrix product at the end. A
@@ -47,12 +50,15 @@ def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
 class Recorder:
     """Collects the signals listed in the module docstring during one training run."""
 
-    def __init__(self, p_train: torch.Tensor, y_train: torch.Tensor, difficult: torch.Tensor,
-                 n_pat: int, n_hidden: int, p_probe: torch.Tensor | None = None,
+    def __init__(self, x_train: torch.Tensor, p_train: torch.Tensor, y_train: torch.Tensor,
+                 difficult: torch.Tensor, n_pat: int, n_hidden: int,
+                 x_probe: torch.Tensor | None = None, p_probe: torch.Tensor | None = None,
                  y_probe: torch.Tensor | None = None):
         device = p_train.device
-        self.avg_train = pattern_average_matrix(p_train, n_pat)  # [n_pat, n_train]
-        self.avg_probe = None if p_probe is None else pattern_average_matrix(p_probe, n_pat)
+        # pattern means of the inputs, [n_pat, n_dim] (NaN rows: patterns without samples)
+        self.xbar_train = pattern_average_matrix(p_train, n_pat) @ x_train
+        self.xbar_probe = (None if p_probe is None
+                           else pattern_average_matrix(p_probe, n_pat) @ x_probe)
         self.y_train = y_train.float()
         self.y_probe = None if y_probe is None else y_probe.float()
         self.difficult = difficult.bool()
@@ -66,13 +72,11 @@ class Recorder:
             "loss", "train_acc", "share_difficult", "share_regular", "loss_difficult",
             "loss_regular", "acc_difficult", "acc_regular", "probe_acc", "probe_loss")}
 
-    def observe_train(self, z: torch.Tensor, logits: torch.Tensor) -> None:
-        """State after one more epoch, from a pass over the whole training set.
-
-        ``z [n_train, n_hidden]`` pre-activations, ``logits [n_train]``.
-        """
-        z, logits = z.detach(), logits.detach()
-        self.means_train.append((self.avg_train @ z).T)  # [n_hidden, n_pat]
+    def observe_train(self, w1: torch.Tensor, logits: torch.Tensor) -> None:
+        """State after one more epoch: hidden weights ``w1 [n_hidden, n_dim]`` and the
+        ``logits [n_train]`` of a pass over the whole training set."""
+        logits = logits.detach()
+        self.means_train.append(w1.detach() @ self.xbar_train.T)  # [n_hidden, n_pat]
         losses = F.binary_cross_entropy_with_logits(logits, self.y_train, reduction="none")
         correct = ((logits > 0).float() == self.y_train).float()
         d, r = self.difficult, ~self.difficult
@@ -87,10 +91,10 @@ class Recorder:
         h["acc_difficult"].append(correct[d].mean())
         h["acc_regular"].append(correct[r].mean())
 
-    def observe_probe(self, z: torch.Tensor, logits: torch.Tensor) -> None:
-        """The same state on the probe set (``z [n_probe, n_hidden]``, ``logits [n_probe]``)."""
-        z, logits = z.detach(), logits.detach()
-        self.means_probe.append((self.avg_probe @ z).T)
+    def observe_probe(self, w1: torch.Tensor, logits: torch.Tensor) -> None:
+        """The same state on the probe set (``logits [n_probe]``)."""
+        logits = logits.detach()
+        self.means_probe.append(w1.detach() @ self.xbar_probe.T)
         self.history["probe_acc"].append(((logits > 0).float() == self.y_probe).float().mean())
         self.history["probe_loss"].append(
             F.binary_cross_entropy_with_logits(logits, self.y_probe))

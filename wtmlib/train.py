@@ -239,8 +239,8 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
     d = difficulty(x, y, data.centroids.to(device)) > 0
     model = build_model(x.shape[1], model_cfg, cfg.seed).to(device)
     opt = build_optimizer(model, cfg)
-    rec = Recorder(p, y, d, data.centroids.shape[0], model_cfg.n_hidden,
-                   pt if cfg.probe else None, yt if cfg.probe else None)
+    rec = Recorder(x, p, y, d, data.centroids.shape[0], model_cfg.n_hidden,
+                   *((xt, pt, yt) if cfg.probe else ()))
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= len(x)
     order_gen = torch.Generator().manual_seed(cfg.seed)
     callback = callback or (lambda *a: None)
@@ -281,7 +281,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             snaps.setdefault("epochs", []).append(torch.tensor(epoch))
         if cfg.probe:
             model.eval()
-            rec.observe_probe(*_forward(model, xt, grad=False))
+            rec.observe_probe(model.hidden.weight, _forward(model, xt, grad=False)[1])
             model.train()
         callback("epoch", epoch, model)
 
@@ -301,7 +301,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
         for epoch in range(first_epoch, cfg.epochs + 1):
             last = epoch == cfg.epochs
             z, logits = _forward(model, x, grad=not last, on_grad=None if last else on_grad())
-            rec.observe_train(z, logits)
+            rec.observe_train(model.hidden.weight, logits)
             probe(epoch)
             if last or fitted():
                 break
@@ -321,7 +321,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             model.eval()
             z, logits = _forward(model, x, grad=False)
             model.train()
-            rec.observe_train(z, logits)
+            rec.observe_train(model.hidden.weight, logits)
             probe(epoch)
             return z
 

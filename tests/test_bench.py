@@ -1,0 +1,51 @@
+"""The benchmark's FLOP accounting against PyTorch's FLOP counter, and its summary of
+stored runs (the timings themselves are measured by `wtm bench`, not tested)."""
+
+import json
+
+import pytest
+from torch.utils.flop_counter import FlopCounterMode
+
+from wtmlib import bench, runs
+from wtmlib.data import SyntheticConfig, make_synthetic
+from wtmlib.train import ModelConfig, TrainConfig, train
+
+DATA = SyntheticConfig(n_dim=200, l_pat=5, n_pat=6, n_train=600, n_test=240)
+MODEL = ModelConfig(n_hidden=300)
+
+
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(epochs=4, progress=False, device="cpu"),
+    TrainConfig(epochs=4, probe=False, progress=False, device="cpu"),
+    TrainConfig.section3(epochs=3, batch_size=64, until_fit=False, progress=False,
+                         device="cpu"),
+])
+def test_run_flops_counts_the_matmuls_that_run(cfg):
+    data = make_synthetic(DATA)
+    with FlopCounterMode(display=False) as counter:
+        out = train(data, MODEL, cfg)
+    counted = counter.get_total_flops()
+    config = runs.run_config(DATA, MODEL, cfg)
+    predicted = bench.run_flops(config, out.metrics)
+    # the formula leaves out the output layer, the pattern means and the set-up: a few %
+    assert predicted <= counted <= 1.08 * predicted
+
+
+def test_epoch_flops_by_hand():
+    n, d, h, t = 10, 3, 4, 5
+    assert bench.epoch_flops(n, d, h, t, False, False) == 4 * 120
+    assert bench.epoch_flops(n, d, h, t, True, True) == 6 * 120 + 2 * 60
+
+
+def test_stored_summary_adds_up_runs_of_this_code_only(tmp_path):
+    cfg = TrainConfig(epochs=2, progress=False, device="cpu")
+    res = runs.run(DATA, MODEL, cfg, experiment="exp", root=tmp_path)
+    other = json.loads((tmp_path / "exp" / f"{res.key}.json").read_text())
+    other["info"]["code"] = "0" * 16  # a run of older code: not counted
+    (tmp_path / "exp" / "older.json").write_text(json.dumps(other))
+    summary = bench.stored_summary(100.0, tmp_path)
+    row = summary["exp"]
+    assert row["runs"] == 1
+    assert row["gflop"] == pytest.approx(bench.run_flops(res.config, res.metrics) / 1e9)
+    assert row["wall_s"] == pytest.approx(res.metrics["wall_s"])
+    assert row["floor_s"] == pytest.approx(row["gflop"] / 100.0)

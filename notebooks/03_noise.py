@@ -43,6 +43,8 @@ epochs = 300  # bound on the epochs to fit; a model that hits it is marked
 fig2_sigmas = [0.4, 1.2]  # Figure 2: a generalizing and a memorizing model
 n_neurons_shown = 4  # Figure 2 and the next neurons by |W2|
 threads = 0  # CPU threads for torch (0: torch's default)
+workers = 0  # local worker processes for the missing runs, each with `threads` threads (0: none)
+batch_models = 0  # train up to this many missing runs together, stacked (same numbers; for GPUs)
 
 # %%
 from dataclasses import replace
@@ -68,7 +70,9 @@ report.show_parameters(P)
 # retrains, and an interrupted sweep resumes where it stopped.
 
 # %%
-grid = sweeps.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds)
+with sweeps.local_pool(workers) as pool:
+    grid = sweeps.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds,
+                             executor=pool, batch_models=batch_models)
 report.figure(
     plots.accuracy_heatmap(grid.mean_acc(), sigmas_train, sigmas_test, grid.hit_max),
     f"Figure 1 re-made: mean test accuracy (%) over seeds {seeds}; rows are sigma_train, "

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from wtmlib import sweeps
+from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig
 from wtmlib.train import ModelConfig, TrainConfig
 
@@ -71,3 +72,15 @@ def test_prefetch_computes_only_what_is_missing(tmp_path, monkeypatch, reference
     jobs = [(DATA, MODEL, TRAIN)]
     assert sweeps.prefetch(jobs, "noise", root=tmp_path, progress=False) == 1
     assert sweeps.prefetch(jobs, "noise", root=tmp_path, progress=False) == 0
+
+
+def test_local_pool(tmp_path, monkeypatch, reference):
+    with sweeps.local_pool(0) as none:
+        assert none is None
+    with sweeps.local_pool(2) as pool:
+        grid = _grid(tmp_path, monkeypatch, executor=pool)
+    _same(grid, tmp_path, reference)
+    with pytest.raises(ConfigError, match="workers=-1"):
+        sweeps.local_pool(-1)
+    with pytest.raises(ConfigError, match="batch_models=-2"):
+        _grid(tmp_path, monkeypatch, batch_models=-2)

@@ -43,6 +43,23 @@ def _compute(data_cfg, model_cfg, train_cfg, experiment, root) -> str:
     return run(data_cfg, model_cfg, train_cfg, experiment, root=root).key
 
 
+def local_pool(workers: int):
+    """A context giving ``workers`` local worker processes as an executor for ``prefetch``
+    (spawned, not forked: a forked torch can hang in its thread pool), or ``None`` (this
+    process) when ``workers`` is 0 or 1."""
+    import concurrent.futures  # noqa: PLC0415
+    import contextlib  # noqa: PLC0415
+    import multiprocessing  # noqa: PLC0415
+
+    from .checks import check_int  # noqa: PLC0415
+
+    check_int("workers", workers, 0)
+    if workers <= 1:
+        return contextlib.nullcontext(None)
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"))
+
+
 def prefetch(jobs: list, experiment: str, executor=None, batch_models: int = 0,
              progress: bool = True, root=None) -> int:
     """Compute and store every ``(data_cfg, model_cfg, train_cfg)`` of ``jobs`` whose result

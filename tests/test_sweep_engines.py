@@ -84,3 +84,12 @@ def test_local_pool(tmp_path, monkeypatch, reference):
         sweeps.local_pool(-1)
     with pytest.raises(ConfigError, match="batch_models=-2"):
         _grid(tmp_path, monkeypatch, batch_models=-2)
+
+
+def test_unbatchable_runs_fall_back_to_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
+    layca = TrainConfig(epochs=3, progress=False)  # Layca, full batch: not batchable
+    res = sweeps.seed_runs(DATA, MODEL, layca, [0, 1], "section4", progress=False,
+                           batch_models=4)
+    assert [r.config["train"]["seed"] for r in res] == [0, 1]
+    assert all("batched_with" not in r.metrics for r in res)

@@ -185,8 +185,8 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
             recs[i].observe_output_grad(grad_logits[k], stack.w2[k].detach(), idx[k])
 
     stop_finished(evaluate(0), last=cfg.epochs == 0)
-    bar = tqdm(total=cfg.epochs, disable=not (progress and cfg.progress), desc=f"train {n_models} models",
-               leave=False)
+    bar = tqdm(total=cfg.epochs, disable=not (progress and cfg.progress),
+               desc=f"train {n_models} models", leave=False)
     for epoch in range(cfg.epochs):
         if not active:
             break

@@ -2,9 +2,11 @@
 
 ``key`` is a hash of the run's full configuration and of the source code of the
 modules that compute the numbers (``CODE_MODULES``; their syntax trees, so docstrings
-and comments do not count), so a result made by code that has changed is never reused. The JSON beside the arrays holds the configuration, the
-metrics, the code hash, the library version, the SHA-256 of the ``.npz`` and
-its own SHA-256 (of the document without that field).
+and comments do not count), so a result made by code that has changed is never
+reused. The JSON beside the arrays holds the configuration, the metrics, the code
+hash, the library version, the SHA-256 of the ``.npz`` and its own SHA-256 (of the
+document without that field). An unfinished run keeps its checkpoint beside them
+(``checkpoint_path``).
 
 Writes are atomic (temporary file, fsync, rename; the JSON goes last and marks the
 result complete). On load, a missing, truncated or edited file is detected by its
@@ -41,11 +43,12 @@ def code_text(source: str) -> str:
     """What of a module's source can change numbers: its syntax tree without docstrings
     (comments and layout are not in the tree), so editing prose keeps the cache."""
     tree = ast.parse(source)
+    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+        if (isinstance(node, scopes) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree)
 

@@ -60,6 +60,44 @@ def local_pool(workers: int):
         workers, mp_context=multiprocessing.get_context("spawn"))
 
 
+def _chunks(todo: list, batch_models: int) -> list:
+    """``(job, key)`` pairs in chunks of up to ``batch_models`` that could train together:
+    the same model and training settings but the seed, data of the same shape."""
+    if batch_models <= 1:
+        return [[item] for item in todo]
+    groups: dict[str, list] = {}
+    for job, key in todo:
+        data_cfg, model_cfg, train_cfg = job
+        shared = run_config(data_cfg, model_cfg, replace(train_cfg, seed=0))
+        shared["data"] = {k: shared["data"].get(k) for k in ("kind", "n_train", "n_test", "n_dim")}
+        groups.setdefault(repr(shared), []).append((job, key))
+    return [group[i:i + batch_models] for group in groups.values()
+            for i in range(0, len(group), batch_models)]
+
+
+def _train_together(chunk: list, experiment: str, root, bar, progress: bool) -> bool:
+    """Train a chunk with ``wtmlib.batched`` and store each run as it stops; ``False``
+    (nothing done) when the chunk is not batchable (e.g. Layca, batch norm)."""
+    from .batched import check_batchable, train_many  # noqa: PLC0415
+    from .checks import ConfigError  # noqa: PLC0415
+
+    datas = [load_data(job[0]) for job, _ in chunk]
+    model_cfg, cfgs = chunk[0][0][1], [job[2] for job, _ in chunk]
+    try:
+        check_batchable(datas, model_cfg, cfgs)
+    except ConfigError:
+        return False
+
+    def store(i, out):
+        job, key = chunk[i]
+        cache.save(cache.Result(run_config(*job), out.arrays, out.metrics, key), experiment,
+                   root)
+        bar.update()
+
+    train_many(datas, model_cfg, cfgs, on_done=store, progress=progress)
+    return True
+
+
 def prefetch(jobs: list, experiment: str, executor=None, batch_models: int = 0,
              progress: bool = True, root=None) -> int:
     """Compute and store every ``(data_cfg, model_cfg, train_cfg)`` of ``jobs`` whose result
@@ -71,8 +109,7 @@ def prefetch(jobs: list, experiment: str, executor=None, batch_models: int = 0,
     groups it can train (same model and settings but the seed: Section 3's SGD) are
     batched, the rest go one by one.
     """
-    from .batched import check_batchable, train_many  # noqa: PLC0415
-    from .checks import ConfigError, check_int  # noqa: PLC0415
+    from .checks import check_int  # noqa: PLC0415
 
     check_int("batch_models", batch_models, 0)
     root = root or cache.results_root()
@@ -90,36 +127,12 @@ def prefetch(jobs: list, experiment: str, executor=None, batch_models: int = 0,
             future.result()  # re-raises a worker's error here
             bar.update()
     else:
-        groups: dict[str, list] = {}
-        for job, key in todo:
-            _, model_cfg, train_cfg = job
-            shared = run_config(job[0], model_cfg, replace(train_cfg, seed=0))
-            shared["data"] = {k: shared["data"].get(k) for k in ("kind", "n_train", "n_test",
-                                                                  "n_dim")}
-            groups.setdefault(repr(shared) if batch_models else key, []).append((job, key))
-        for group in groups.values():
-            for chunk in [group[i:i + max(batch_models, 1)]
-                          for i in range(0, len(group), max(batch_models, 1))]:
-                datas = [load_data(job[0]) for job, _ in chunk]
-                model_cfg, cfgs = chunk[0][0][1], [job[2] for job, _ in chunk]
-                try:
-                    check_batchable(datas, model_cfg, cfgs)
-                    batchable = len(chunk) > 1
-                except ConfigError:
-                    batchable = False
-                if not batchable:
-                    for job, _ in chunk:
-                        run(*job, experiment, root=root)
-                        bar.update()
-                    continue
-
-                def store(i, out, chunk=chunk):
-                    (job, key) = chunk[i]
-                    cache.save(cache.Result(run_config(*job), out.arrays, out.metrics, key),
-                               experiment, root)
-                    bar.update()
-
-                train_many(datas, model_cfg, cfgs, on_done=store, progress=progress)
+        for chunk in _chunks(todo, batch_models):
+            if len(chunk) > 1 and _train_together(chunk, experiment, root, bar, progress):
+                continue
+            for job, _ in chunk:
+                run(*job, experiment, root=root)
+                bar.update()
     bar.close()
     return len(todo)
 

@@ -46,7 +46,8 @@ def _compute(data_cfg, model_cfg, train_cfg, experiment, root) -> str:
 def local_pool(workers: int):
     """A context giving ``workers`` local worker processes as an executor for ``prefetch``
     (spawned, not forked: a forked torch can hang in its thread pool), or ``None`` (this
-    process) when ``workers`` is 0 or 1."""
+    process) when ``workers`` is 0 or 1. Notebooks need nothing more; a script must
+    keep its top-level code under ``if __name__ == "__main__":``, as for any spawned pool."""
     import concurrent.futures  # noqa: PLC0415
     import contextlib  # noqa: PLC0415
     import multiprocessing  # noqa: PLC0415

@@ -5,7 +5,8 @@ in one process, on the paper's shapes (n_train 15000, n_dim 500, 1000 hidden neu
 
 * the matmul rate (GFLOP/s) of ``[15000, 500] @ [500, 1000]`` and of a batch of 64;
 * a full-batch Layca epoch with all recording (``wtmlib.train``), with and without the
-  probe pass, and a plain PyTorch loop without recording (forward, backward, Layca step);
+  probe pass, and a plain PyTorch loop without recording (forward, backward, step with
+  the same optimizer groups);
 * a straightforward baseline: forward hooks that store every epoch's activations and
   a separate evaluation pass for the metrics and the derivative signs;
 * an SGD epoch at batch 64 with the until-fit check (Section 3.1);
@@ -36,7 +37,6 @@ import torch.nn.functional as F
 from . import cache
 from .batched import train_many
 from .data import SyntheticConfig, make_synthetic
-from .optim import Layca
 from .train import (ModelConfig, TrainConfig, build_model, build_optimizer, resolve_device,
                     train)
 
@@ -94,44 +94,39 @@ class EpochClock:
         return statistics.median(gaps[1:] if len(gaps) > 2 else gaps)  # first: warm-up
 
 
-def _plain_loop(data, cfg: TrainConfig, device, sync) -> float:
+def _plain_loop(data, cfg: TrainConfig, device, sync, after_step=None) -> float:
     """Full-batch training as ``cfg`` says (same optimizer groups) with no recording at
-    all: seconds per epoch."""
-    epochs = cfg.epochs - 1
+    all: seconds per epoch. ``after_step(model, x, y, p)`` adds work to every epoch."""
     model = build_model(data.x_train.shape[1], ModelConfig(), 0).to(device)
     opt = build_optimizer(model, cfg)
-    x, y = data.x_train.to(device), data.y_train.float().to(device)
+    x, y, p = (t.to(device) for t in (data.x_train, data.y_train.float(), data.p_train))
     clock = EpochClock(sync)
-    for _ in range(epochs + 1):
+    for _ in range(cfg.epochs):
         clock()
         opt.zero_grad()
         F.binary_cross_entropy_with_logits(model(x), y).backward()
         opt.step()
+        if after_step is not None:
+            after_step(model, x, y, p)
     return clock.per_epoch()
 
 
-def _naive_baseline(data, epochs: int, device, sync) -> float:
-    """The obvious implementation: hooks store each epoch's activations, then a separate
-    evaluation pass computes accuracy, pattern means and dL/da signs."""
-    model = build_model(data.x_train.shape[1], ModelConfig(), 0).to(device)
-    opt = Layca([model.hidden.weight, model.out.weight], lr=3**-3)
-    x, y, p = (t.to(device) for t in (data.x_train, data.y_train.float(), data.p_train))
+def _naive_baseline(data, cfg: TrainConfig, device, sync) -> float:
+    """The obvious implementation: the plain loop plus a separate evaluation pass each
+    epoch, whose activations a hook stores, for accuracy, pattern means and dL/da signs."""
     stored = []
-    handle = model.hook_pre.register_forward_hook(lambda m, i, o: stored.append(o.detach().cpu()))
-    clock = EpochClock(sync)
-    for _ in range(epochs + 1):
-        clock()
-        opt.zero_grad()
-        F.binary_cross_entropy_with_logits(model(x), y).backward()
-        opt.step()
-        a = model.act(model.hidden(x))  # separate evaluation pass
+
+    def evaluate(model, x, y, p):
+        if not stored:
+            model.hook_pre.register_forward_hook(lambda m, i, o: stored.append(o.detach().cpu()))
+        a = model.act(model.hook_pre(model.hidden(x)))  # separate evaluation pass
         a.retain_grad()
         F.binary_cross_entropy_with_logits(model.out(a).squeeze(-1), y).backward()
         _ = torch.sign(a.grad).cpu()
         z = stored[-1]
         _ = torch.stack([z[(p == k).cpu()].mean(0) for k in range(int(p.max()) + 1)])
-    handle.remove()
-    return clock.per_epoch()
+
+    return _plain_loop(data, cfg, device, sync, after_step=evaluate)
 
 
 def _recorded(data, cfg, sync) -> float:
@@ -157,7 +152,7 @@ def _sweep_batched(datas, cfgs, sync) -> float:
 
 
 def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
-              sweep_models: int = 4, rounds: int = 3) -> dict:
+              sweep_models: int = 4, rounds: int = 5) -> dict:
     """Measure everything listed in the module docstring; return a JSON-able report.
 
     Each row is measured ``rounds`` times, interleaved with the others, and its fastest
@@ -187,7 +182,7 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
         "full batch, plain loop, no recording": (
             lambda: _plain_loop(data, base, dev, sync), full, 0),
         "full batch, naive baseline (hooks + eval pass)": (
-            lambda: _naive_baseline(data, epochs, dev, sync), full + 4 * N * D * H, 0),
+            lambda: _naive_baseline(data, base, dev, sync), full + 4 * N * D * H, 0),
         "SGD batch 64 + until-fit check": (lambda: _recorded(data, sgd, sync), mini, 1),
         f"{sweep}, one by one": (lambda: _sweep_alone(datas, cfgs, sync), sweep_flop, 1),
         f"{sweep}, batched": (lambda: _sweep_batched(datas, cfgs, sync), sweep_flop, 1),
@@ -210,7 +205,8 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
               "rounds": rounds, "matmul_gflops": rates[0], "matmul64_gflops": rates[1],
               "rows": {}, "stored": stored_summary(rates[0])}
     for name, (_, flop, which) in measures.items():
-        report["rows"][name] = {"seconds": best[name], "gflop": flop / 1e9,
+        report["rows"][name] = {"seconds": best[name], "rounds": samples[name],
+                                "gflop": flop / 1e9,
                                 "fraction_of_matmul_rate": flop / best[name] / 1e9 / rates[which]}
     report["recording_overhead"] = paired("full batch, all recording, no probe",
                                           "full batch, plain loop, no recording") - 1
@@ -264,7 +260,7 @@ def print_report(rep: dict) -> None:
 
 
 def main(epochs: int, device: str, threads: int, out: str | None, sweep_models: int = 4,
-         rounds: int = 3) -> None:
+         rounds: int = 5) -> None:
     rep = run_bench(epochs, device, threads, sweep_models, rounds)
     print_report(rep)
     if out:

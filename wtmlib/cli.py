@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     p.add_argument("notebook")
     p = sub.add_parser("bench", help="training speed against the matmul rate")
     p.add_argument("--epochs", type=int, default=8, help="epochs timed per measurement")
-    p.add_argument("--rounds", type=int, default=3, help="repeats; the fastest is kept")
+    p.add_argument("--rounds", type=int, default=5, help="repeats; the fastest is kept")
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--sweep-models", type=int, default=4, help="models in the sweep rows")

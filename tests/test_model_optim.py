@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.model import MLP
+from wtmlib.model import MLP, mlp_logits
 from wtmlib.optim import Layca
 from wtmlib.train import ModelConfig, TrainConfig, build_model, build_optimizer, set_lr, train
 
@@ -286,3 +286,47 @@ def test_training_matches_a_reference_layca_loop(tiny):
             a, b = steps[s][k].double(), steps[s + 1][k].double()
             angle = torch.atan2((b - (a * b).sum() / (a * a).sum() * a).norm(), (a * b).sum() / a.norm())
             assert angle.item() == pytest.approx(math.atan(lrs[s]), rel=1e-4)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation):
+    """The hand-written gradient of eq. (1) (``mlp_logits``) against autograd through
+    ``MLP.forward``, in float64: one model, and a stack of three."""
+    torch.manual_seed(0)
+    models = [MLP(20, 30, activation).double() for _ in range(3)]
+    x = torch.randn(3, 50, 20, dtype=torch.float64)
+    y = (torch.rand(3, 50) > 0.5).double()
+    for m, xm, ym in zip(models, x, y):
+        F.binary_cross_entropy_with_logits(m(xm), ym).backward()
+    want = [[p.grad.clone() for p in m.parameters()] for m in models]
+    want_logits = torch.stack([m(xm) for m, xm in zip(models, x)]).detach()
+
+    single = models[0]
+    single.zero_grad()
+    logits = mlp_logits(x[0], single.hidden.weight, single.w2, single.out.bias[0],
+                        activation == "relu", torch.empty(50, 30, dtype=torch.float64))
+    torch.testing.assert_close(logits.detach(), want_logits[0])
+    F.binary_cross_entropy_with_logits(logits, y[0]).backward()
+    for p, g in zip(single.parameters(), want[0]):
+        torch.testing.assert_close(p.grad, g)
+
+    w1, w2, b2 = (torch.stack([get(m) for m in models]).detach().requires_grad_()
+                  for get in (lambda m: m.hidden.weight, lambda m: m.w2, lambda m: m.out.bias[0]))
+    logits = mlp_logits(x, w1, w2, b2, activation == "relu",
+                        torch.empty(3, 50, 30, dtype=torch.float64))
+    torch.testing.assert_close(logits.detach(), want_logits)
+    sum(F.binary_cross_entropy_with_logits(lg, yk) for lg, yk in zip(logits, y)).backward()
+    for k in range(3):
+        torch.testing.assert_close(w1.grad[k], want[k][0])
+        torch.testing.assert_close(w2.grad[k], want[k][1][0])
+        torch.testing.assert_close(b2.grad[k], want[k][2][0])
+
+
+def test_mlp_logits_refuses_a_buffer_overwritten_before_backward():
+    m = MLP(5, 4)
+    buf = torch.empty(8, 4)
+    x = torch.randn(8, 5)
+    first = mlp_logits(x, m.hidden.weight, m.w2, m.out.bias[0], True, buf)
+    mlp_logits(x, m.hidden.weight, m.w2, m.out.bias[0], True, buf)  # reuses buf
+    with pytest.raises(RuntimeError, match="overwritten"):
+        first.sum().backward()

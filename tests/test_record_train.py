@@ -182,13 +182,16 @@ def test_recorder_sign_accumulation_by_hand():
     rec.observe_grad(g2, torch.tensor([1, 2]))
     rec.observe_grad(torch.tensor([[1.0, 1.0]] * 4))  # a full batch
     rec.observe_train(torch.zeros(2, 3), torch.zeros(4))
-    got = rec.arrays(torch.zeros(4, 2), torch.tensor([0.1, -0.3]), keep_neurons=1)
+    x = torch.arange(12.0).reshape(4, 3)
+    w1 = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, -1.0]])
+    got = rec.arrays(x, w1, torch.tensor([0.1, -0.3]), keep_neurons=1)
     want = np.array([[(1 + 1) / 2, (-1 + 1) / 2],
                      [(1 - 1 + 1) / 3, (1 - 1 + 1) / 3],
                      [(1 + 1) / 2, (0 + 1) / 2],
                      [1.0, 1.0]])
     np.testing.assert_allclose(got["mean_sign"], want)
     assert got["final_neurons"].tolist() == [1]
+    np.testing.assert_allclose(got["final_pre"][:, 0], [2 * 1 - 2, 2 * 4 - 5, 2 * 7 - 8, 2 * 10 - 11])
 
 
 def test_pattern_average_matrix():

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .checks import ConfigError
+from .model import Buffers, mlp_logits
 from .record import Recorder
 from .train import (EXECUTION_FIELDS, ModelConfig, TrainConfig, TrainOutput, build_model,
                     evaluate_accuracy, model_from_arrays, resolve_device, set_lr)
@@ -66,24 +67,21 @@ def check_batchable(datas: list, model_cfg: ModelConfig, cfgs: list) -> None:
 class _Stack:
     """The active members' weights, stacked, with their SGD optimizer."""
 
-    def __init__(self, w1, w2, b2, lr: float, relu: bool):
+    def __init__(self, w1, w2, b2, lr: float, relu: bool, buffers: Buffers):
         self.w1, self.w2, self.b2 = (t.detach().clone().requires_grad_() for t in (w1, w2, b2))
         self.opt = torch.optim.SGD([self.w1, self.w2, self.b2], lr=lr)
-        self.relu = relu
+        self.relu, self.buffers = relu, buffers
 
     def keep(self, rows: list[int]) -> "_Stack":
         """The members in ``rows`` only (the others have stopped)."""
         lr = self.opt.param_groups[0]["lr"]
-        return _Stack(self.w1[rows], self.w2[rows], self.b2[rows], lr, self.relu)
+        return _Stack(self.w1[rows], self.w2[rows], self.b2[rows], lr, self.relu, self.buffers)
 
-    def forward(self, x: torch.Tensor):
-        """``x [A, B, d]`` -> (pre-activations ``[A, B, h]``, logits ``[A, B]``). The output
-        layer runs per member, as ``F.linear`` in the single model (same rounding)."""
-        z = torch.bmm(x, self.w1.transpose(1, 2))
-        a = torch.relu(z) if self.relu else z
-        logits = torch.stack([F.linear(a[k], self.w2[k][None], self.b2[k][None]).squeeze(-1)
-                              for k in range(len(a))])
-        return z, logits
+    def logits(self, x: torch.Tensor, kind: str) -> torch.Tensor:
+        """``x [A, B, d]`` -> logits ``[A, B]``: ``mlp_logits`` on the stack (each member
+        through the kernels of the single model, so the same rounding)."""
+        buf = self.buffers.get(kind, (*x.shape[:2], self.w1.shape[1]), x)
+        return mlp_logits(x, self.w1, self.w2, self.b2, self.relu, buf)
 
     def state(self, k: int) -> dict:
         """Member ``k``'s weights under the single model's names (``MLP.state_dict``)."""
@@ -126,9 +124,10 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
     stack = _Stack(torch.stack([m.hidden.weight for m in models]).to(device),
                    torch.stack([m.w2 for m in models]).to(device),
                    torch.stack([m.out.bias[0] for m in models]).to(device), cfg.lr,
-                   relu=model_cfg.activation == "relu")
+                   relu=model_cfg.activation == "relu", buffers=Buffers())
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
     active = list(range(n_models))  # model index of each row of the stack
+    xa, xta, ya = x, xt, yf  # the active models' data (copied only when the stack shrinks)
     snaps: list[dict] = [{} for _ in range(n_models)]
     outputs: list[TrainOutput | None] = [None] * n_models
     epochs_run, steps = 0, 0
@@ -136,8 +135,8 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
     def evaluate(epoch):
         """Every active model on its whole training set (and probe): the recorded state."""
         with torch.no_grad():
-            z, logits = stack.forward(x[active])
-            logits_t = stack.forward(xt[active])[1] if cfg.probe else None
+            logits = stack.logits(xa, "train")
+            logits_t = stack.logits(xta, "probe") if cfg.probe else None
         for k, i in enumerate(active):
             recs[i].observe_train(stack.w1[k], logits[k])
             if epoch in cfg.snapshots:
@@ -146,11 +145,10 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
                 snaps[i].setdefault("epochs", []).append(torch.tensor(epoch))
             if cfg.probe:
                 recs[i].observe_probe(stack.w1[k], logits_t[k])
-        return z
 
-    def finish(k, i, final_z):
+    def finish(k, i):
         rec = recs[i]
-        arrays = rec.arrays(final_z[k], stack.w2[k], cfg.keep_neurons)
+        arrays = rec.arrays(x[i], stack.w1[k], stack.w2[k], cfg.keep_neurons)
         arrays.update({name: t.numpy() for name, t in stack.state(k).items()})
         arrays.update({f"snapshot_{name}": torch.stack(v).numpy() for name, v in snaps[i].items()})
         train_acc = float(arrays["history_train_acc"][-1])
@@ -168,23 +166,25 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
         if on_done is not None:
             on_done(i, outputs[i])
 
-    def stop_finished(final_z, last: bool) -> None:
-        nonlocal stack, active
+    def stop_finished(last: bool) -> None:
+        nonlocal stack, active, xa, xta, ya
         done = [k for k, i in enumerate(active) if last or (
             cfg.until_fit and bool(recs[i].history["train_acc"][-1] == 1.0))]
         for k in done:
-            finish(k, active[k], final_z)
+            finish(k, active[k])
         if done and not last:
             rows = [k for k in range(len(active)) if k not in done]
             stack = stack.keep(rows)
             active = [active[k] for k in rows]
+            xa, xta, ya = x[active], xt[active], yf[active]
 
     def observe_grads(grad_logits, idx):
         """dL/dlogit ``[A, B]`` of one step, with the W2 that produced it (not yet stepped)."""
         for k, i in enumerate(active):
             recs[i].observe_output_grad(grad_logits[k], stack.w2[k].detach(), idx[k])
 
-    stop_finished(evaluate(0), last=cfg.epochs == 0)
+    evaluate(0)
+    stop_finished(last=cfg.epochs == 0)
     bar = tqdm(total=cfg.epochs, disable=not (progress and cfg.progress),
                desc=f"train {n_models} models", leave=False)
     for epoch in range(cfg.epochs):
@@ -194,10 +194,9 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
         perms = torch.stack([torch.randperm(x.shape[1], generator=gens[i]) for i in active])
         perms = perms.to(device)
         rows = torch.arange(len(active), device=device)[:, None]
-        xa, ya = x[active], yf[active]
         for idx in perms.split(cfg.batch_size, dim=1):  # idx [A, B]
             stack.opt.zero_grad(set_to_none=True)
-            z, logits = stack.forward(xa[rows, idx])
+            logits = stack.logits(xa[rows, idx], "step")
             logits.register_hook(lambda g, idx=idx: observe_grads(g, idx))
             target = ya[rows, idx]
             sum(F.binary_cross_entropy_with_logits(logits[k], target[k])
@@ -205,7 +204,8 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
             stack.opt.step()
             steps += 1
         epochs_run = epoch + 1
-        stop_finished(evaluate(epoch + 1), last=epoch + 1 == cfg.epochs)
+        evaluate(epoch + 1)
+        stop_finished(last=epoch + 1 == cfg.epochs)
         bar.update()
         bar.set_postfix(training=len(active))
     bar.close()

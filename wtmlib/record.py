@@ -153,15 +153,18 @@ class Recorder:
         for name, value in state.items():
             setattr(self, name, move(value))
 
-    def arrays(self, final_z: torch.Tensor, w2: torch.Tensor, keep_neurons: int) -> dict:
-        """Everything recorded, as numpy arrays (``final_z [n_train, n_hidden]``)."""
+    def arrays(self, x_train: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor,
+               keep_neurons: int) -> dict:
+        """Everything recorded, as numpy arrays; the final pre-activations z = W1^T x of
+        the ``keep_neurons`` neurons with the largest |W2| come from the final weights
+        ``w1 [n_hidden, n_dim]``, ``w2 [n_hidden]`` and ``x_train [n_train, n_dim]``."""
         k = min(keep_neurons, w2.numel())
         top = torch.argsort(w2.detach().abs(), descending=True, stable=True)[:k]
         out = {
             "pattern_means_train": torch.stack(self.means_train),
             "mean_sign": self.sign_totals() / self.sign_count.clamp_min(1)[:, None],
             "final_neurons": top,
-            "final_pre": final_z.detach()[:, top],
+            "final_pre": x_train @ w1.detach()[top].T,
         }
         if self.means_probe:
             out["pattern_means_probe"] = torch.stack(self.means_probe)

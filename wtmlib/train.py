@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .checks import ConfigError, check_choice, check_float, check_int, check_type
-from .model import ACTIVATIONS, MLP
+from .model import ACTIVATIONS, MLP, Buffers, mlp_logits
 from .optim import Layca
 from .record import Recorder
 
@@ -165,16 +165,33 @@ class TrainOutput:
     metrics: dict  # scalars: final accuracies, epochs_run, hit_max_epochs, wall_s, ...
 
 
-def _forward(model: MLP, x: torch.Tensor, grad: bool, on_grad=None):
-    """Forward pass returning (pre-activations z, logits); with ``on_grad`` the
-    backward of the loss later calls ``on_grad(dL/dlogit)``."""
-    captured = {}
-    with torch.set_grad_enabled(grad), model.hooks(
-            fwd={"hook_pre": lambda t: captured.__setitem__("z", t)}):
-        logits = model(x)
-    if on_grad is not None:
-        logits.register_hook(on_grad)
-    return captured["z"], logits
+class _Passes:
+    """The model's forward passes in a training run: through ``mlp_logits`` (the
+    hand-written gradient of eq. 1, one reused buffer per kind of pass) when the model
+    has no batch norm, else through ``MLP.forward`` (evaluation passes in eval mode)."""
+
+    def __init__(self, model: MLP):
+        self.model, self.buffers = model, Buffers()
+        self.fused = not isinstance(model.norm, torch.nn.BatchNorm1d)
+
+    def logits(self, x: torch.Tensor, kind: str, grad: bool = False, on_grad=None):
+        """``[n]`` logits of ``x`` for a pass of ``kind`` ("step", "train", "probe");
+        with ``on_grad`` the backward of the loss later calls ``on_grad(dL/dlogit)``."""
+        m = self.model
+        with torch.set_grad_enabled(grad):
+            if self.fused:
+                buf = self.buffers.get(kind, (len(x), m.hidden.out_features), x)
+                logits = mlp_logits(x, m.hidden.weight, m.out.weight, m.out.bias,
+                                    isinstance(m.act, torch.nn.ReLU), buf)
+            elif grad:
+                logits = m(x)
+            else:
+                m.eval()
+                logits = m(x)
+                m.train()
+        if on_grad is not None:
+            logits.register_hook(on_grad)
+        return logits
 
 
 def _data_digest(data) -> str:
@@ -239,6 +256,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
     d = difficulty(x, y, data.centroids.to(device)) > 0
     model = build_model(x.shape[1], model_cfg, cfg.seed).to(device)
     opt = build_optimizer(model, cfg)
+    passes = _Passes(model)
     rec = Recorder(x, p, y, d, data.centroids.shape[0], model_cfg.n_hidden,
                    *((xt, pt, yt) if cfg.probe else ()))
     full_batch = cfg.batch_size == 0 or cfg.batch_size >= len(x)
@@ -280,9 +298,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
                     snaps.setdefault(name, []).append(t.detach().cpu().clone())
             snaps.setdefault("epochs", []).append(torch.tensor(epoch))
         if cfg.probe:
-            model.eval()
-            rec.observe_probe(model.hidden.weight, _forward(model, xt, grad=False)[1])
-            model.train()
+            rec.observe_probe(model.hidden.weight, passes.logits(xt, "probe"))
         callback("epoch", epoch, model)
 
     def fitted() -> bool:
@@ -300,7 +316,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
         # gives the recorded state after e epochs; the last state needs one more pass.
         for epoch in range(first_epoch, cfg.epochs + 1):
             last = epoch == cfg.epochs
-            z, logits = _forward(model, x, grad=not last, on_grad=None if last else on_grad())
+            logits = passes.logits(x, "train", grad=not last, on_grad=None if last else on_grad())
             rec.observe_train(model.hidden.weight, logits)
             probe(epoch)
             if last or fitted():
@@ -315,17 +331,13 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             bar.update()
             if epochs_run < cfg.epochs:
                 save_checkpoint(epochs_run)
-        final_z = z
     else:
         def evaluate(epoch):
-            model.eval()
-            z, logits = _forward(model, x, grad=False)
-            model.train()
-            rec.observe_train(model.hidden.weight, logits)
+            rec.observe_train(model.hidden.weight, passes.logits(x, "train"))
             probe(epoch)
-            return z
 
-        final_z = evaluate(0) if resumed is None else None
+        if resumed is None:
+            evaluate(0)
         for epoch in range(first_epoch, cfg.epochs):
             if fitted():
                 break
@@ -334,19 +346,19 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             for idx in perm.split(cfg.batch_size):
                 opt.zero_grad(set_to_none=True)
                 callback("step", step, model)
-                _, logits = _forward(model, x[idx], grad=True, on_grad=on_grad(idx))
+                logits = passes.logits(x[idx], "step", grad=True, on_grad=on_grad(idx))
                 F.binary_cross_entropy_with_logits(logits, yf[idx]).backward()
                 opt.step()
                 step += 1
             epochs_run = epoch + 1
-            final_z = evaluate(epoch + 1)
+            evaluate(epoch + 1)
             bar.update()
             bar.set_postfix(train_acc=f"{rec.history['train_acc'][-1].item():.4f}")
             if epochs_run < cfg.epochs and not fitted():
                 save_checkpoint(epochs_run)
     bar.close()
 
-    arrays = rec.arrays(final_z, model.w2, cfg.keep_neurons)
+    arrays = rec.arrays(x, model.hidden.weight, model.w2, cfg.keep_neurons)
     arrays.update({name: t.detach().cpu().numpy().copy() for name, t in model.state_dict().items()
                    if t.dtype.is_floating_point})
     arrays.update({f"snapshot_{name}": torch.stack(v).numpy() for name, v in snaps.items()})

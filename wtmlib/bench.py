@@ -16,8 +16,9 @@ in one process, on the paper's shapes (n_train 15000, n_dim 500, 1000 hidden neu
   (``wtmlib.batched``);
 
 and prints each as seconds per epoch (the median over epochs, timed between the
-training loop's own epoch callbacks) and as a fraction of the matmul rate: the FLOPs an
-epoch needs (``epoch_flops``), divided by its time, divided by the measured rate.
+training loop's own epoch callbacks; the fastest round) and as a fraction of the matmul
+rate: the FLOPs an epoch needs (``epoch_flops``), divided by its time, divided by the
+rate measured just before it (the median of these ratios over the rounds).
 
 ``stored_summary`` adds up the runs in the results folder made by the current code:
 their FLOPs (``run_flops``), the floor those FLOPs set at the measured matmul rate, and
@@ -68,18 +69,26 @@ def run_flops(config: dict, metrics: dict) -> float:
 
 
 def matmul_rate(n: int, d: int, h: int, device, sync, repeat: int = 5) -> float:
-    """GFLOP/s of an ``[n, d] @ [d, h]`` float32 product (best of ``repeat``), written
-    into a reused output (no allocation timed: the fastest the product runs)."""
-    a, b = torch.randn(n, d, device=device), torch.randn(d, h, device=device)
-    out = a @ b
+    """GFLOP/s of a training step's two products on these shapes, the forward
+    ``[n, d] @ [d, h]`` and the weight gradient ``[h, n] @ [n, d]``, written into reused
+    outputs (best of ``repeat``: the fastest they run, the strict denominator)."""
+    x, w = torch.randn(n, d, device=device), torch.randn(h, d, device=device)
+    mask, z, grad = torch.randn(n, h, device=device), torch.empty(n, h, device=device), \
+        torch.empty(h, d, device=device)
+
+    def pair():
+        torch.mm(x, w.T, out=z)
+        torch.mm(mask.T, x, out=grad)
+
+    pair()
     times = []
     for _ in range(repeat):
         sync()
         start = time.perf_counter()
-        torch.mm(a, b, out=out)
+        pair()
         sync()
         times.append(time.perf_counter() - start)
-    return 2 * n * d * h / min(times) / 1e9
+    return 4 * n * d * h / min(times) / 1e9
 
 
 class EpochClock:
@@ -199,13 +208,18 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
         f"{sweep}, one by one": (lambda: _sweep_alone(datas, cfgs, sync), sweep_flop, 1),
         f"{sweep}, batched": (lambda: _sweep_batched(datas, cfgs, sync), sweep_flop, 1),
     }
+    # every measurement is paired with a matmul rate taken just before it: the machine's
+    # speed drifts by tens of percent within minutes, and a ratio of two moments would too
     samples: dict[str, list] = {name: [] for name in measures}
-    rates = [0.0, 0.0]
+    fractions: dict[str, list] = {name: [] for name in measures}
+    rates: list[list] = [[], []]
     for _ in range(rounds):
-        rates = [max(rates[0], matmul_rate(N, D, H, dev, sync)),
-                 max(rates[1], matmul_rate(64, D, H, dev, sync, repeat=50))]
-        for name, (measure, _, _) in measures.items():
+        for name, (measure, flop, which) in measures.items():
+            rate = (matmul_rate(N, D, H, dev, sync) if which == 0
+                    else matmul_rate(64, D, H, dev, sync, repeat=50))
+            rates[which].append(rate)
             samples[name].append(measure())
+            fractions[name].append(flop / samples[name][-1] / 1e9 / rate)
     best = {name: min(v) for name, v in samples.items()}
 
     def paired(a: str, b: str) -> float:
@@ -214,12 +228,14 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
 
     report = {"machine": platform.processor() or platform.machine(), "device": str(dev),
               "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "rounds": rounds, "matmul_gflops": rates[0], "matmul64_gflops": rates[1],
-              "rows": {}, "stored": stored_summary(rates[0])}
+              "rounds": rounds, "matmul_gflops": max(rates[0]), "matmul64_gflops": max(rates[1]),
+              "matmul_gflops_median": statistics.median(rates[0]),
+              "rows": {}, "stored": stored_summary(max(rates[0]))}
     for name, (_, flop, which) in measures.items():
         report["rows"][name] = {"seconds": best[name], "rounds": samples[name],
                                 "gflop": flop / 1e9,
-                                "fraction_of_matmul_rate": flop / best[name] / 1e9 / rates[which]}
+                                "fraction_of_matmul_rate": statistics.median(fractions[name]),
+                                "fraction_rounds": fractions[name]}
     report["recording_overhead"] = paired("full batch, all recording, no probe",
                                           "full batch, plain loop, no recording") - 1
     report["autograd_over_plain"] = paired(
@@ -256,12 +272,15 @@ def stored_summary(rate_gflops: float, root: Path | None = None) -> dict:
 
 def print_report(rep: dict) -> None:
     print(f"device {rep['device']}, {rep['threads']} threads, torch {rep['torch']}")
-    print(f"matmul [15000,500]@[500,1000]: {rep['matmul_gflops']:.1f} GFLOP/s; "
-          f"batch 64: {rep['matmul64_gflops']:.1f} GFLOP/s")
+    print(f"matmul, a step's two products on the paper's shapes: {rep['matmul_gflops']:.1f} "
+          f"GFLOP/s at best (median {rep['matmul_gflops_median']:.1f}); batch 64: "
+          f"{rep['matmul64_gflops']:.1f} GFLOP/s")
     for name, r in rep["rows"].items():
         unit = "s     " if name.startswith("sweep") else "s/epoch"
         print(f"  {name:<54} {r['seconds']:8.3f} {unit} {r['gflop']:7.1f} GFLOP "
               f"{100 * r['fraction_of_matmul_rate']:6.1f}% of the matmul rate")
+    print("(seconds: the fastest round; % of the matmul rate: median over rounds, each "
+          "against the rate measured just before it)")
     print(f"median over {rep['rounds']} rounds, side by side: recording overhead over the plain "
           f"loop {100 * rep['recording_overhead']:+.1f}%; plain loop "
           f"{rep['autograd_over_plain']:.2f}x faster than the autograd loop; recorded training "

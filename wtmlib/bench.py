@@ -230,6 +230,7 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
               "threads": torch.get_num_threads(), "torch": torch.__version__,
               "rounds": rounds, "matmul_gflops": max(rates[0]), "matmul64_gflops": max(rates[1]),
               "matmul_gflops_median": statistics.median(rates[0]),
+              "matmul_gflops_rounds": rates[0], "matmul64_gflops_rounds": rates[1],
               "rows": {}, "stored": stored_summary(max(rates[0]))}
     for name, (_, flop, which) in measures.items():
         report["rows"][name] = {"seconds": best[name], "rounds": samples[name],

@@ -9,6 +9,11 @@
 
 ``train`` is a pure function of (data, model config, train config): the model's
 initial weights and the mini-batch order come from ``TrainConfig.seed``.
+
+A model without batch norm trains through ``wtmlib.model.mlp_logits``: equation (1)
+with its gradient written out, the same numbers as autograd through ``MLP.forward`` to
+float rounding (tested), at about 1.6x the speed (one reused ``[n, h]`` buffer, two
+large products per step). With batch norm it trains through ``MLP.forward``.
 """
 
 from __future__ import annotations

@@ -14,18 +14,24 @@ DATA = SyntheticConfig(n_dim=200, l_pat=5, n_pat=6, n_train=600, n_test=240)
 MODEL = ModelConfig(n_hidden=300)
 
 
-@pytest.mark.parametrize("cfg", [
-    TrainConfig(epochs=4, progress=False, device="cpu"),
-    TrainConfig(epochs=4, probe=False, progress=False, device="cpu"),
-    TrainConfig.section3(epochs=3, batch_size=64, until_fit=False, progress=False,
-                         device="cpu"),
+@pytest.mark.parametrize("model,cfg", [
+    (MODEL, TrainConfig(epochs=4, progress=False, device="cpu")),
+    (MODEL, TrainConfig(epochs=4, probe=False, progress=False, device="cpu")),
+    (MODEL, TrainConfig.section3(epochs=3, batch_size=64, until_fit=False, progress=False,
+                                 device="cpu")),
+    # the linear ablation: a rank-one weight gradient, no second large product
+    (ModelConfig(n_hidden=300, activation="linear"), TrainConfig(epochs=4, device="cpu",
+                                                                 progress=False)),
+    # batch norm trains through autograd: the full weight-gradient product again
+    (ModelConfig(n_hidden=300, activation="linear", batchnorm=True),
+     TrainConfig(epochs=4, device="cpu", progress=False)),
 ])
-def test_run_flops_counts_the_matmuls_that_run(cfg):
+def test_run_flops_counts_the_matmuls_that_run(model, cfg):
     data = make_synthetic(DATA)
     with FlopCounterMode(display=False) as counter:
-        out = train(data, MODEL, cfg)
+        out = train(data, model, cfg)
     counted = counter.get_total_flops()
-    config = runs.run_config(DATA, MODEL, cfg)
+    config = runs.run_config(DATA, model, cfg)
     predicted = bench.run_flops(config, out.metrics)
     # the formula leaves out the output layer, the pattern means and the set-up: a few %
     assert predicted <= counted <= 1.08 * predicted
@@ -35,6 +41,7 @@ def test_epoch_flops_by_hand():
     n, d, h, t = 10, 3, 4, 5
     assert bench.epoch_flops(n, d, h, t, False, False) == 4 * 120
     assert bench.epoch_flops(n, d, h, t, True, True) == 6 * 120 + 2 * 60
+    assert bench.epoch_flops(n, d, h, t, False, False, rank_one_grad=True) == 2 * 120 + 2 * 30
 
 
 def test_stored_summary_adds_up_runs_of_this_code_only(tmp_path):

@@ -47,12 +47,15 @@ from .train import (ModelConfig, TrainConfig, build_model, build_optimizer, reso
 N, D, H, N_TEST = 15000, 500, 1000, 6000  # the paper's shapes (Section 2.1)
 
 
-def epoch_flops(n: int, d: int, h: int, n_test: int, mini_batch: bool, probe: bool) -> float:
-    """Matmul FLOPs of one epoch: forward z = W1^T x and the W1 gradient (4ndh); the
+def epoch_flops(n: int, d: int, h: int, n_test: int, mini_batch: bool, probe: bool,
+                rank_one_grad: bool = False) -> float:
+    """Matmul FLOPs of one epoch: forward z = W1^T x (2ndh) and the W1 gradient (2ndh;
+    2nd when it is rank one: the linear activation through ``mlp_logits``); the
     end-of-epoch pass over the training set of mini-batch training (2ndh; full batch
     reuses the training pass); the probe pass on the test set (2 n_test dh)."""
-    return 4 * n * d * h + (2 * n * d * h if mini_batch else 0) + (2 * n_test * d * h if probe
-                                                                     else 0)
+    grad = 2 * n * d if rank_one_grad else 2 * n * d * h
+    return (2 * n * d * h + grad + (2 * n * d * h if mini_batch else 0)
+            + (2 * n_test * d * h if probe else 0))
 
 
 def run_flops(config: dict, metrics: dict) -> float:
@@ -62,7 +65,8 @@ def run_flops(config: dict, metrics: dict) -> float:
     n, n_test, h = data["n_train"], data["n_test"], model["n_hidden"]
     d = data.get("n_dim", 784)  # Aggregated MNIST: 28 x 28 inputs
     mini = 0 < t["batch_size"] < n
-    per_epoch = epoch_flops(n, d, h, n_test, mini, t["probe"])
+    rank_one = model["activation"] == "linear" and not model["batchnorm"]
+    per_epoch = epoch_flops(n, d, h, n_test, mini, t["probe"], rank_one)
     # one more recorded state than epochs: the initial pass (mini-batch) or the last one
     states = 2 * n * d * h + (2 * n_test * d * h if t["probe"] else 0)
     return metrics["epochs_run"] * per_epoch + states

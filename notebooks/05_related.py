@@ -116,12 +116,8 @@ for seed, res, d in zip(seeds4[:coherence_seeds], runs4, datas4):
     for k, epoch in enumerate(res["snapshot_epochs"]):
         w1, w2 = res["snapshot_hidden.weight"][k], res["snapshot_out.weight"][k][0]
         b2 = float(res["snapshot_out.bias"][k][0])
-        row = dict(seed=seed, epoch=int(epoch))
-        for group, mask in (("all", None), ("regular", ~difficult), ("difficult", difficult)):
-            row[group] = measures.coherence_mlp(w1, w2, b2, d.x_train, d.y_train, mask=mask)
-        row["per-neuron median"] = float(np.nanmedian(
-            measures.coherence_per_neuron(w1, w2, b2, d.x_train, d.y_train)))
-        rows.append(row)
+        rows.append(dict(seed=seed, epoch=int(epoch), **measures.coherence_by_group(
+            w1, w2, b2, d.x_train, d.y_train, {"regular": ~difficult, "difficult": difficult})))
 coh = pd.DataFrame(rows)
 display(coh.round(4))
 c0 = coh[coh.seed == seeds4[0]].set_index("epoch")

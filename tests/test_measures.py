@@ -239,3 +239,41 @@ def test_coherence_per_neuron_dead_neuron_is_nan():
     x = torch.tensor([[1.0, 0.5], [2.0, 0.1]])  # neuron 1 never active
     out = M.coherence_per_neuron(w1, torch.tensor([1.0, 1.0]), 0.0, x, torch.tensor([0.0, 1.0]))
     assert np.isfinite(out[0]) and np.isnan(out[1])
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+@pytest.mark.parametrize("partition", [True, False])
+def test_coherence_by_group_is_the_separate_measures(activation, partition):
+    rng = np.random.default_rng(3)
+    w = (rng.normal(size=(7, 5)), rng.normal(size=7), 0.3)
+    x, y = rng.normal(size=(40, 5)), (rng.random(40) > 0.5).astype(float)
+    hard = rng.random(40) > 0.7
+    groups = {"regular": ~hard, "difficult": hard} if partition else {"some": hard}
+    got = M.coherence_by_group(*w, x, y, groups, activation)
+    assert got["all"] == pytest.approx(M.coherence_mlp(*w, x, y, activation), rel=1e-10)
+    for name, mask in groups.items():
+        assert got[name] == pytest.approx(
+            M.coherence_mlp(*w, x, y, activation, mask=mask), rel=1e-10)
+    assert got["per-neuron median"] == pytest.approx(
+        float(np.nanmedian(M.coherence_per_neuron(*w, x, y, activation))), rel=1e-10)
+
+
+def test_c1_from_moments_is_the_direct_definition():
+    """c1 from per-pattern moments against the definition computed sample by sample."""
+    rng = np.random.default_rng(5)
+    p = rng.integers(0, 6, size=300)
+    y = (p >= 3).astype(int)  # patterns 0-2: class 0, 3-5: class 1
+    z = rng.normal(size=(300, 8)) + p[:, None] * rng.normal(size=8)
+    z[:, 0] = 2.0  # a constant neuron: no selectivity
+    best = []
+    for s in np.unique(p):
+        in_s = p == s
+        rest = (y == y[in_s][0]) & ~in_s
+        den = z[in_s].std(0) + z[rest].std(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sel = np.where(den > 0, (z[in_s].mean(0) - z[rest].mean(0)) / den, np.nan)
+        best.append(np.nanmax(sel))
+    assert M.c1_subclass_selectivity(z, y, p) == pytest.approx(float(np.median(best)),
+                                                                rel=1e-9)
+    with pytest.raises(ValueError, match="one class"):
+        M.c1_subclass_selectivity(z, np.r_[1 - y[:1], y[1:]], p)

@@ -369,15 +369,35 @@ def c1_subclass_selectivity(z, y, p) -> float:
     Follows the project issue's description of c1 (Carbonnelle & De Vleeschouwer, 2021).
     """
     z, y, p = np.asarray(z, dtype=float), np.asarray(y), np.asarray(p)
+    # one pass: per-pattern counts, sums and sums of squares; a class's rest is its
+    # total minus the pattern (std from moments, in float64)
+    patterns, inv = np.unique(p, return_inverse=True)
+    onehot = np.zeros((len(patterns), len(z)))
+    onehot[inv, np.arange(len(z))] = 1.0
+    count, total, square = onehot.sum(1), onehot @ z, onehot @ (z * z)
+    label = y[np.argmax(onehot, axis=1)]  # each pattern's class (its first sample's)
+    if not np.array_equal(onehot @ (y == label[inv]), count):
+        raise ValueError("c1: every pattern must lie within one class")
+
+    def mean_std(n, s1, s2):
+        mean = s1 / n
+        var = s2 / n - mean * mean
+        # a constant column gives rounding noise, not a spread: call it zero
+        var = np.where(var > 1e-12 * np.maximum(mean * mean, 1e-300), var, 0.0)
+        return mean, np.sqrt(var)
+
     best = []
-    for s in np.unique(p):
-        in_s = p == s
-        rest = (y == y[in_s][0]) & ~in_s
-        if not rest.any():
+    for k in range(len(patterns)):
+        same = label == label[k]
+        n_rest = count[same].sum() - count[k]
+        if n_rest == 0:
             continue
-        den = z[in_s].std(0) + z[rest].std(0)
+        m_s, s_s = mean_std(count[k], total[k], square[k])
+        m_r, s_r = mean_std(n_rest, total[same].sum(0) - total[k],
+                            square[same].sum(0) - square[k])
+        den = s_s + s_r
         with np.errstate(divide="ignore", invalid="ignore"):
-            sel = np.where(den > 0, (z[in_s].mean(0) - z[rest].mean(0)) / den, np.nan)
+            sel = np.where(den > 0, (m_s - m_r) / den, np.nan)
         if np.isfinite(sel).any():
             best.append(np.nanmax(sel))
     return float(np.median(best)) if best else float("nan")
@@ -479,6 +499,41 @@ def coherence_per_neuron(w1, w2, b2, x, y, activation: str = "relu", mask=None) 
     num = ((m.T @ x) ** 2).sum(1)
     den = len(x) * ((m * m) * (x * x).sum(1, keepdim=True)).sum(0)
     return torch.where(den > 0, num / den, torch.nan).numpy()
+
+
+def coherence_by_group(w1, w2, b2, x, y, groups: dict, activation: str = "relu") -> dict:
+    """``coherence_mlp`` of all samples (key ``"all"``) and of each group (name -> bool
+    mask ``[n]``), and ``"per-neuron median"``, the median of ``coherence_per_neuron``
+    over all samples, from one forward pass and one ``M_S^T X_S`` product per group.
+    When the groups partition the samples, their products add up to ``M^T X`` and the
+    product over all samples is not computed again (Section 5.2's regular and difficult
+    samples: two products per snapshot instead of eight)."""
+    x, a, r, m = _mlp_terms(w1, w2, b2, x, y, activation, None)
+    per_sample = (x * x).sum(1) * (m * m).sum(1) + r * r * (a * a).sum(1) + r * r
+
+    def pieces(keep):
+        xs, rs = x[keep], r[keep]
+        return m[keep].T @ xs, a[keep].T @ rs, rs.sum(), per_sample[keep].sum(), len(xs)
+
+    def alpha(mx, ar, rsum, den, count):
+        den = count * den
+        return float((((mx ** 2).sum() + (ar ** 2).sum() + rsum ** 2) / den)) if den > 0 \
+            else float("nan")
+
+    masks = {name: torch.as_tensor(mask, dtype=torch.bool) for name, mask in groups.items()}
+    parts = {name: pieces(keep) for name, keep in masks.items()}
+    cover = sum(k.long() for k in masks.values()) if masks else None
+    if cover is not None and bool((cover == 1).all()):
+        whole = tuple(sum(p[i] for p in parts.values()) for i in range(5))
+    else:
+        whole = pieces(torch.ones(len(x), dtype=torch.bool))
+    out = {"all": alpha(*whole)}
+    out.update({name: alpha(*p) for name, p in parts.items()})
+    num = (whole[0] ** 2).sum(1)
+    den = len(x) * ((m * m) * (x * x).sum(1, keepdim=True)).sum(0)
+    out["per-neuron median"] = float(np.nanmedian(
+        torch.where(den > 0, num / den, torch.nan).numpy()))
+    return out
 
 
 def spread_ratios(means, mean_sign, y, classes) -> dict:

@@ -40,9 +40,8 @@ import torch.nn.functional as F
 from . import cache
 from .batched import train_many
 from .data import SyntheticConfig, make_synthetic
-from .model import mlp_logits
-from .train import (ModelConfig, TrainConfig, build_model, build_optimizer, resolve_device,
-                    train)
+from .train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
+                    resolve_device, train)
 
 N, D, H, N_TEST = 15000, 500, 1000, 6000  # the paper's shapes (Section 2.1)
 
@@ -114,19 +113,18 @@ class EpochClock:
 def _plain_loop(data, cfg: TrainConfig, device, sync, fused: bool = True,
                 after_step=None) -> float:
     """Full-batch training as ``cfg`` says (same optimizer groups) with no recording at
-    all: seconds per epoch. ``fused``: the forward pass of ``wtmlib.train``
-    (``mlp_logits``), else ``MLP.forward`` and autograd. ``after_step(model, x, y, p)``
+    all: seconds per epoch. ``fused``: the training loop's own pass (``train._Passes``,
+    ``mlp_logits``), else ``MLP.forward`` and autograd. ``after_step(model, x, y, p)``
     adds work to every epoch."""
     model = build_model(data.x_train.shape[1], ModelConfig(), 0).to(device)
     opt = build_optimizer(model, cfg)
     x, y, p = (t.to(device) for t in (data.x_train, data.y_train.float(), data.p_train))
-    buf = torch.empty(len(x), model.hidden.out_features, device=device)
+    passes = _Passes(model)
     clock = EpochClock(sync)
     for _ in range(cfg.epochs):
         clock()
         opt.zero_grad()
-        logits = (mlp_logits(x, model.hidden.weight, model.out.weight, model.out.bias, True, buf)
-                  if fused else model(x))
+        logits = passes.logits(x, "train", grad=True) if fused else model(x)
         F.binary_cross_entropy_with_logits(logits, y).backward()
         opt.step()
         if after_step is not None:

@@ -371,11 +371,11 @@ def c1_subclass_selectivity(z, y, p) -> float:
     z, y, p = np.asarray(z, dtype=float), np.asarray(y), np.asarray(p)
     # one pass: per-pattern counts, sums and sums of squares; a class's rest is its
     # total minus the pattern (std from moments, in float64)
-    patterns, inv = np.unique(p, return_inverse=True)
+    patterns, first, inv = np.unique(p, return_index=True, return_inverse=True)
     onehot = np.zeros((len(patterns), len(z)))
     onehot[inv, np.arange(len(z))] = 1.0
     count, total, square = onehot.sum(1), onehot @ z, onehot @ (z * z)
-    label = y[np.argmax(onehot, axis=1)]  # each pattern's class (its first sample's)
+    label = y[first]  # each pattern's class (its first sample's)
     if not np.array_equal(onehot @ (y == label[inv]), count):
         raise ValueError("c1: every pattern must lie within one class")
 
@@ -479,10 +479,34 @@ def coherence_mlp(w1, w2, b2, x, y, activation: str = "relu", mask=None) -> floa
     restricts to a subset of samples (e.g. the easy or the difficult ones).
     """
     x, a, r, m = _mlp_terms(w1, w2, b2, x, y, activation, mask)
-    num = ((m.T @ x) ** 2).sum() + ((a.T @ r) ** 2).sum() + r.sum() ** 2
-    den = len(x) * (((x * x).sum(1) * (m * m).sum(1)).sum() + (r * r * (a * a).sum(1)).sum()
-                    + (r * r).sum())
-    return float(num / den) if den > 0 else float("nan")
+    return _alpha(*_coherence_sums(x, a, r, m, _per_sample_norms(x, a, r, m)))
+
+
+def _per_sample_norms(x, a, r, m):
+    """``||g_i||^2`` of each sample's gradient over all parameters of eq. (1) ``[m]``."""
+    return (x * x).sum(1) * (m * m).sum(1) + r * r * (a * a).sum(1) + r * r
+
+
+def _coherence_sums(x, a, r, m, norms, keep=None):
+    """The sums behind ``coherence_mlp`` over the samples ``keep`` (all when ``None``):
+    ``(M^T X, A^T r, sum r, sum ||g_i||^2, count)``."""
+    if keep is not None:
+        x, a, r, m, norms = x[keep], a[keep], r[keep], m[keep], norms[keep]
+    return m.T @ x, a.T @ r, r.sum(), norms.sum(), len(x)
+
+
+def _alpha(mx, ar, rsum, norms, count) -> float:
+    """``||sum_i g_i||^2 / (count * sum_i ||g_i||^2)`` from ``_coherence_sums``."""
+    den = count * norms
+    return float((((mx ** 2).sum() + (ar ** 2).sum() + rsum ** 2) / den)) if den > 0 \
+        else float("nan")
+
+
+def _alpha_per_neuron(mx, x, m) -> np.ndarray:
+    """Per neuron j: ``||(M^T X)_j||^2 / (count * sum_i M_ij^2 ||x_i||^2)`` ``[h]``."""
+    num = (mx ** 2).sum(1)
+    den = len(x) * ((m * m) * (x * x).sum(1, keepdim=True)).sum(0)
+    return torch.where(den > 0, num / den, torch.nan).numpy()
 
 
 def coherence_per_neuron(w1, w2, b2, x, y, activation: str = "relu", mask=None) -> np.ndarray:
@@ -496,9 +520,7 @@ def coherence_per_neuron(w1, w2, b2, x, y, activation: str = "relu", mask=None) 
     NaN for a neuron with no gradient (e.g. dead). ``mask`` as in ``coherence_mlp``.
     """
     x, _, _, m = _mlp_terms(w1, w2, b2, x, y, activation, mask)
-    num = ((m.T @ x) ** 2).sum(1)
-    den = len(x) * ((m * m) * (x * x).sum(1, keepdim=True)).sum(0)
-    return torch.where(den > 0, num / den, torch.nan).numpy()
+    return _alpha_per_neuron(m.T @ x, x, m)
 
 
 def coherence_by_group(w1, w2, b2, x, y, groups: dict, activation: str = "relu") -> dict:
@@ -509,30 +531,16 @@ def coherence_by_group(w1, w2, b2, x, y, groups: dict, activation: str = "relu")
     product over all samples is not computed again (Section 5.2's regular and difficult
     samples: two products per snapshot instead of eight)."""
     x, a, r, m = _mlp_terms(w1, w2, b2, x, y, activation, None)
-    per_sample = (x * x).sum(1) * (m * m).sum(1) + r * r * (a * a).sum(1) + r * r
-
-    def pieces(keep):
-        xs, rs = x[keep], r[keep]
-        return m[keep].T @ xs, a[keep].T @ rs, rs.sum(), per_sample[keep].sum(), len(xs)
-
-    def alpha(mx, ar, rsum, den, count):
-        den = count * den
-        return float((((mx ** 2).sum() + (ar ** 2).sum() + rsum ** 2) / den)) if den > 0 \
-            else float("nan")
-
+    norms = _per_sample_norms(x, a, r, m)
     masks = {name: torch.as_tensor(mask, dtype=torch.bool) for name, mask in groups.items()}
-    parts = {name: pieces(keep) for name, keep in masks.items()}
-    cover = sum(k.long() for k in masks.values()) if masks else None
-    if cover is not None and bool((cover == 1).all()):
+    parts = {name: _coherence_sums(x, a, r, m, norms, keep) for name, keep in masks.items()}
+    if masks and bool((sum(k.long() for k in masks.values()) == 1).all()):
         whole = tuple(sum(p[i] for p in parts.values()) for i in range(5))
     else:
-        whole = pieces(torch.ones(len(x), dtype=torch.bool))
-    out = {"all": alpha(*whole)}
-    out.update({name: alpha(*p) for name, p in parts.items()})
-    num = (whole[0] ** 2).sum(1)
-    den = len(x) * ((m * m) * (x * x).sum(1, keepdim=True)).sum(0)
-    out["per-neuron median"] = float(np.nanmedian(
-        torch.where(den > 0, num / den, torch.nan).numpy()))
+        whole = _coherence_sums(x, a, r, m, norms)
+    out = {"all": _alpha(*whole)}
+    out.update({name: _alpha(*p) for name, p in parts.items()})
+    out["per-neuron median"] = float(np.nanmedian(_alpha_per_neuron(whole[0], x, m)))
     return out
 
 

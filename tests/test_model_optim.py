@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.model import MLP, mlp_logits
+from wtmlib.model import MLP, mlp_logits, sgd_step_
 from wtmlib.optim import Layca
 from wtmlib.train import ModelConfig, TrainConfig, build_model, build_optimizer, set_lr, train
 
@@ -320,6 +320,48 @@ def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation):
         torch.testing.assert_close(w1.grad[k], want[k][0])
         torch.testing.assert_close(w2.grad[k], want[k][1][0])
         torch.testing.assert_close(b2.grad[k], want[k][2][0])
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_sgd_step_is_autograd_and_torch_sgd(activation):
+    """The written-out SGD step (``sgd_step_``) against autograd through ``MLP.forward``
+    and ``torch.optim.SGD``, in float64: one model, and a stack of three; ``on_grad``
+    sees dL/dlogit before the weights move."""
+    torch.manual_seed(0)
+    lr = 0.7
+    models = [MLP(20, 30, activation).double() for _ in range(3)]
+    start = [copy.deepcopy(m.state_dict()) for m in models]
+    x = torch.randn(3, 50, 20, dtype=torch.float64)
+    y = (torch.rand(3, 50) > 0.5).double()
+    want_g = []
+    for m, xm, ym in zip(models, x, y):
+        logits = m(xm)
+        logits.register_hook(lambda g: want_g.append(g.clone()))
+        F.binary_cross_entropy_with_logits(logits, ym).backward()
+        torch.optim.SGD(m.parameters(), lr=lr).step()
+    want = [m.state_dict() for m in models]
+
+    single = MLP(20, 30, activation).double()
+    single.load_state_dict(start[0])
+    seen = []
+    w1, w2, b2 = (single.hidden.weight.detach(), single.w2.detach(), single.out.bias.detach())
+    sgd_step_(x[0].clone(), y[0], w1, w2, b2, lr, activation == "relu",
+              torch.empty(30, 50, dtype=torch.float64), seen.append)
+    torch.testing.assert_close(seen[0], want_g[0])
+    for k, v in single.state_dict().items():
+        torch.testing.assert_close(v, want[0][k])
+
+    w1, w2, b2 = (torch.stack([s[k] for s in start]) for k in ("hidden.weight", "out.weight",
+                                                                "out.bias"))
+    w2, b2 = w2[:, 0].contiguous(), b2[:, 0].contiguous()
+    seen = []
+    sgd_step_(x.clone(), y, w1, w2, b2, lr, activation == "relu",
+              torch.empty(3, 30, 50, dtype=torch.float64), seen.append)
+    torch.testing.assert_close(seen[0], torch.stack(want_g))
+    for k in range(3):
+        torch.testing.assert_close(w1[k], want[k]["hidden.weight"])
+        torch.testing.assert_close(w2[k], want[k]["out.weight"][0])
+        torch.testing.assert_close(b2[k], want[k]["out.bias"][0])
 
 
 def test_mlp_logits_refuses_a_buffer_overwritten_before_backward():

@@ -8,7 +8,7 @@ once and is handed to ``on_done`` (the sweep stores it), the others go on.
 
 Each member follows exactly the computation of ``wtmlib.train.train`` for its own
 configuration: the same initial weights and batch order (from its seed), the same
-loss, the same plain SGD update, the same recorder. On the CPU every slice of a
+loss, the same plain SGD update (``wtmlib.model.sgd_step_``), the same recorder. On the CPU every slice of a
 ``bmm`` is the ``mm`` of the single model, so the recorded arrays are bit-for-bit those
 of training the models one by one (``tests/test_batched.py``); on a GPU the kernels
 may differ in the last bits. That is why a batched run may fill the same cache entry
@@ -24,14 +24,13 @@ import time
 from dataclasses import asdict
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .checks import ConfigError
-from .model import Buffers, mlp_logits
+from .model import Buffers, mlp_logits, sgd_step_
 from .record import Recorder
 from .train import (EXECUTION_FIELDS, ModelConfig, TrainConfig, TrainOutput, build_model,
-                    evaluate_accuracy, model_from_arrays, resolve_device, set_lr)
+                    evaluate_accuracy, model_from_arrays, resolve_device)
 
 
 def check_batchable(datas: list, model_cfg: ModelConfig, cfgs: list) -> None:
@@ -65,23 +64,28 @@ def check_batchable(datas: list, model_cfg: ModelConfig, cfgs: list) -> None:
 
 
 class _Stack:
-    """The active members' weights, stacked, with their SGD optimizer."""
+    """The active members' weights, stacked (``W1 [A, h, d]``, ``w2 [A, h]``, ``b2 [A]``)."""
 
-    def __init__(self, w1, w2, b2, lr: float, relu: bool, buffers: Buffers):
-        self.w1, self.w2, self.b2 = (t.detach().clone().requires_grad_() for t in (w1, w2, b2))
-        self.opt = torch.optim.SGD([self.w1, self.w2, self.b2], lr=lr)
+    def __init__(self, w1, w2, b2, relu: bool, buffers: Buffers):
+        self.w1, self.w2, self.b2 = (t.detach().clone() for t in (w1, w2, b2))
         self.relu, self.buffers = relu, buffers
 
     def keep(self, rows: list[int]) -> "_Stack":
         """The members in ``rows`` only (the others have stopped)."""
-        lr = self.opt.param_groups[0]["lr"]
-        return _Stack(self.w1[rows], self.w2[rows], self.b2[rows], lr, self.relu, self.buffers)
+        return _Stack(self.w1[rows], self.w2[rows], self.b2[rows], self.relu, self.buffers)
 
     def logits(self, x: torch.Tensor, kind: str) -> torch.Tensor:
         """``x [A, B, d]`` -> logits ``[A, B]``: ``mlp_logits`` on the stack (each member
         through the kernels of the single model, so the same rounding)."""
-        buf = self.buffers.get(kind, (*x.shape[:2], self.w1.shape[1]), x)
-        return mlp_logits(x, self.w1, self.w2, self.b2, self.relu, buf)
+        with torch.no_grad():
+            buf = self.buffers.get(kind, (*x.shape[:2], self.w1.shape[1]), x)
+            return mlp_logits(x, self.w1, self.w2, self.b2, self.relu, buf)
+
+    def sgd_step(self, x: torch.Tensor, y: torch.Tensor, lr: float, on_grad) -> None:
+        """One SGD step of every member on its mini-batch (``x [A, B, d]``, ``y [A, B]``;
+        ``x`` is overwritten) through ``sgd_step_``, as ``wtmlib.train`` takes it."""
+        buf = self.buffers.get("step", (len(x), self.w1.shape[1], x.shape[1]), x)
+        sgd_step_(x, y, self.w1, self.w2, self.b2, lr, self.relu, buf, on_grad)
 
     def state(self, k: int) -> dict:
         """Member ``k``'s weights under the single model's names (``MLP.state_dict``)."""
@@ -123,7 +127,7 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
     models = [build_model(x.shape[2], model_cfg, c.seed) for c in cfgs]
     stack = _Stack(torch.stack([m.hidden.weight for m in models]).to(device),
                    torch.stack([m.w2 for m in models]).to(device),
-                   torch.stack([m.out.bias[0] for m in models]).to(device), cfg.lr,
+                   torch.stack([m.out.bias[0] for m in models]).to(device),
                    relu=model_cfg.activation == "relu", buffers=Buffers())
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
     active = list(range(n_models))  # model index of each row of the stack
@@ -134,9 +138,8 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
 
     def evaluate(epoch):
         """Every active model on its whole training set (and probe): the recorded state."""
-        with torch.no_grad():
-            logits = stack.logits(xa, "train")
-            logits_t = stack.logits(xta, "probe") if cfg.probe else None
+        logits = stack.logits(xa, "train")
+        logits_t = stack.logits(xta, "probe") if cfg.probe else None
         for k, i in enumerate(active):
             recs[i].observe_train(stack.w1[k], logits[k])
             if epoch in cfg.snapshots:
@@ -181,7 +184,7 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
     def observe_grads(grad_logits, idx):
         """dL/dlogit ``[A, B]`` of one step, with the W2 that produced it (not yet stepped)."""
         for k, i in enumerate(active):
-            recs[i].observe_output_grad(grad_logits[k], stack.w2[k].detach(), idx[k])
+            recs[i].observe_output_grad(grad_logits[k], stack.w2[k], idx[k])
 
     evaluate(0)
     stop_finished(last=cfg.epochs == 0)
@@ -190,18 +193,13 @@ def train_many(datas: list, model_cfg: ModelConfig, cfgs: list, on_done=None,
     for epoch in range(cfg.epochs):
         if not active:
             break
-        set_lr(stack.opt, cfg, epoch)
+        lr = cfg.lr_at(epoch)
         perms = torch.stack([torch.randperm(x.shape[1], generator=gens[i]) for i in active])
         perms = perms.to(device)
         rows = torch.arange(len(active), device=device)[:, None]
         for idx in perms.split(cfg.batch_size, dim=1):  # idx [A, B]
-            stack.opt.zero_grad(set_to_none=True)
-            logits = stack.logits(xa[rows, idx], "step")
-            logits.register_hook(lambda g, idx=idx: observe_grads(g, idx))
-            target = ya[rows, idx]
-            sum(F.binary_cross_entropy_with_logits(logits[k], target[k])
-                for k in range(len(active))).backward()
-            stack.opt.step()
+            stack.sgd_step(xa[rows, idx], ya[rows, idx], lr,
+                           lambda g, idx=idx: observe_grads(g, idx))
             steps += 1
         epochs_run = epoch + 1
         evaluate(epoch + 1)

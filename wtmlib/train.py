@@ -13,7 +13,9 @@ initial weights and the mini-batch order come from ``TrainConfig.seed``.
 A model without batch norm trains through ``wtmlib.model.mlp_logits``: equation (1)
 with its gradient written out, the same numbers as autograd through ``MLP.forward`` to
 float rounding (tested), at about 1.6x the speed (one reused ``[n, h]`` buffer, two
-large products per step). With batch norm it trains through ``MLP.forward``.
+large products per step). Its mini-batch SGD steps (Section 3.1) go through
+``wtmlib.model.sgd_step_``, the whole step written out with the update folded into the
+weight-gradient product. With batch norm it trains through ``MLP.forward`` and autograd.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .checks import ConfigError, check_choice, check_float, check_int, check_type
-from .model import ACTIVATIONS, MLP, Buffers, mlp_logits
+from .model import ACTIVATIONS, MLP, Buffers, mlp_logits, sgd_step_
 from .optim import Layca
 from .record import Recorder
 
@@ -198,6 +200,17 @@ class _Passes:
             logits.register_hook(on_grad)
         return logits
 
+    def sgd_step(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, lr: float,
+                 on_grad=None) -> None:
+        """One plain SGD step on the samples ``idx`` of ``x``, ``y`` through ``sgd_step_``
+        (the update written out; ``on_grad(dL/dlogit)`` before the weights move)."""
+        m, b = self.model, self.buffers
+        xb = torch.index_select(x, 0, idx, out=b.get("step x", (len(idx), x.shape[1]), x))
+        yb = torch.index_select(y, 0, idx, out=b.get("step y", (len(idx),), y))
+        sgd_step_(xb, yb, m.hidden.weight.detach(), m.w2.detach(), m.out.bias.detach(), lr,
+                  isinstance(m.act, torch.nn.ReLU),
+                  b.get("step", (m.hidden.out_features, len(idx)), x), on_grad)
+
 
 def _data_digest(data) -> str:
     """SHA-256 of the training and test tensors (a checkpoint resumes on the same data)."""
@@ -337,6 +350,8 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             if epochs_run < cfg.epochs:
                 save_checkpoint(epochs_run)
     else:
+        hand_sgd = passes.fused and cfg.optimizer == "sgd"  # sgd_step_: no autograd
+
         def evaluate(epoch):
             rec.observe_train(model.hidden.weight, passes.logits(x, "train"))
             probe(epoch)
@@ -349,11 +364,14 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             set_lr(opt, cfg, epoch)
             perm = torch.randperm(len(x), generator=order_gen).to(device)
             for idx in perm.split(cfg.batch_size):
-                opt.zero_grad(set_to_none=True)
                 callback("step", step, model)
-                logits = passes.logits(x[idx], "step", grad=True, on_grad=on_grad(idx))
-                F.binary_cross_entropy_with_logits(logits, yf[idx]).backward()
-                opt.step()
+                if hand_sgd:
+                    passes.sgd_step(x, yf, idx, cfg.lr_at(epoch), on_grad(idx))
+                else:
+                    opt.zero_grad(set_to_none=True)
+                    logits = passes.logits(x[idx], "step", grad=True, on_grad=on_grad(idx))
+                    F.binary_cross_entropy_with_logits(logits, yf[idx]).backward()
+                    opt.step()
                 step += 1
             epochs_run = epoch + 1
             evaluate(epoch + 1)

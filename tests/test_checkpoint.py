@@ -1,6 +1,8 @@
 """Long single runs checkpoint every N epochs and resume with identical results
 (Reliability): interrupted by an exception here, by SIGKILL in ``test_resume``."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -13,10 +15,10 @@ TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=12)
 REGIMES = {
     "layca full batch": TrainConfig(epochs=9, lr_decay_epoch=5, snapshots=(0, 3, 9),
-                                    checkpoint_every=2, device="cpu", progress=False),
+                                    checkpoint_every=2, checkpoint_every_s=0, device="cpu", progress=False),
     "sgd mini-batch": TrainConfig.section3(epochs=9, batch_size=64, until_fit=False,
                                            snapshots=(1, 6), checkpoint_every=2,
-                                           device="cpu", progress=False),
+                                           checkpoint_every_s=0, device="cpu", progress=False),
 }
 
 
@@ -47,11 +49,28 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, regime):
     with pytest.raises(Stop):
         train(data, MODEL, cfg, callback=_interrupt_at(7), checkpoint=ckpt)
     assert ckpt.exists()
+    # a full-batch run keeps its derivative signs as two vectors per step, no
+    # [n_train, n_hidden] sum: the checkpoint does not carry one either
+    sign_sum = torch.load(ckpt, weights_only=True)["recorder"]["sign_sum"]
+    assert (sign_sum is None) == (cfg.batch_size == 0)
     resumed = train(data, MODEL, cfg, checkpoint=ckpt)
     assert resumed.metrics["resumed_from_epoch"] == 6  # the last multiple of 2 before 7
     _assert_same_arrays(whole.arrays, resumed.arrays)
     for key in ("epochs_run", "steps", "train_acc", "test_acc"):
         assert whole.metrics[key] == resumed.metrics[key]
+
+
+def test_checkpoints_are_spaced_in_time(tmp_path):
+    """``checkpoint_every_s``: no checkpoint until that much time has passed."""
+    cfg = REGIMES["sgd mini-batch"]
+    data = make_synthetic(TINY)
+    ckpt = tmp_path / "run.ckpt.pt"
+    with pytest.raises(Stop):
+        train(data, MODEL, replace(cfg, checkpoint_every_s=3600.0),
+              callback=_interrupt_at(7), checkpoint=ckpt)
+    assert not ckpt.exists()
+    resumed = train(data, MODEL, cfg, checkpoint=ckpt)
+    assert resumed.metrics["resumed_from_epoch"] == 0
 
 
 def test_checkpoint_of_another_configuration_is_ignored(tmp_path):

@@ -289,11 +289,12 @@ def test_training_matches_a_reference_layca_loop(tiny):
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
-def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation):
+@pytest.mark.parametrize("h", [30, 10])  # more neurons than inputs (scales x), fewer (the mask)
+def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation, h):
     """The hand-written gradient of eq. (1) (``mlp_logits``) against autograd through
     ``MLP.forward``, in float64: one model, and a stack of three."""
     torch.manual_seed(0)
-    models = [MLP(20, 30, activation).double() for _ in range(3)]
+    models = [MLP(20, h, activation).double() for _ in range(3)]
     x = torch.randn(3, 50, 20, dtype=torch.float64)
     y = (torch.rand(3, 50) > 0.5).double()
     for m, xm, ym in zip(models, x, y):
@@ -304,7 +305,7 @@ def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation):
     single = models[0]
     single.zero_grad()
     logits = mlp_logits(x[0], single.hidden.weight, single.w2, single.out.bias[0],
-                        activation == "relu", torch.empty(50, 30, dtype=torch.float64))
+                        activation == "relu", torch.empty(50, h, dtype=torch.float64))
     torch.testing.assert_close(logits.detach(), want_logits[0])
     F.binary_cross_entropy_with_logits(logits, y[0]).backward()
     for p, g in zip(single.parameters(), want[0]):
@@ -313,7 +314,7 @@ def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation):
     w1, w2, b2 = (torch.stack([get(m) for m in models]).detach().requires_grad_()
                   for get in (lambda m: m.hidden.weight, lambda m: m.w2, lambda m: m.out.bias[0]))
     logits = mlp_logits(x, w1, w2, b2, activation == "relu",
-                        torch.empty(3, 50, 30, dtype=torch.float64))
+                        torch.empty(3, 50, h, dtype=torch.float64))
     torch.testing.assert_close(logits.detach(), want_logits)
     sum(F.binary_cross_entropy_with_logits(lg, yk) for lg, yk in zip(logits, y)).backward()
     for k in range(3):

@@ -8,9 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from wtmlib.cache import history
 from wtmlib.data import SyntheticConfig, difficulty, make_synthetic
 from wtmlib.model import MLP
-from wtmlib.record import Recorder, numpy_history, pattern_average_matrix
+from wtmlib.record import Recorder, pattern_average_matrix
 from wtmlib.train import ModelConfig, TrainConfig, model_from_arrays, train
 
 TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
@@ -85,7 +86,7 @@ def _check_epoch_signals(out, states, data, epochs):
         lt = _logits(s, xt)
         want["probe_acc"].append(((lt > 0).long() == yt).double().mean())
         want["probe_loss"].append(F.binary_cross_entropy_with_logits(lt, yt.double()))
-    hist = numpy_history(a)
+    hist = history(a)
     assert set(hist) == set(want)
     for k, v in want.items():
         np.testing.assert_allclose(hist[k], torch.stack(v).numpy(), rtol=1e-5, atol=1e-6,
@@ -176,18 +177,19 @@ def test_recorder_exact_mini_batch(tiny):
 def test_recorder_sign_accumulation_by_hand():
     rec = Recorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]),
                    torch.zeros(4, dtype=torch.bool), n_pat=2, n_hidden=2)
-    g1 = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
-    g2 = torch.tensor([[-4.0, -1.0], [2.0, 0.0]])
-    rec.observe_grad(g1, torch.tensor([0, 1]))
-    rec.observe_grad(g2, torch.tensor([1, 2]))
-    rec.observe_grad(torch.tensor([[1.0, 1.0]] * 4))  # a full batch
+    # sign(dL/da) = sign(dL/dlogit) sign(W2)^T: two mini-batch steps, then a full batch
+    rec.observe_output_grad(torch.tensor([1.0, -0.5]), torch.tensor([0.3, -0.2]),
+                            torch.tensor([0, 1]))  # [[1, -1], [-1, 1]]
+    rec.observe_output_grad(torch.tensor([-4.0, 2.0]), torch.tensor([-1.0, 0.0]),
+                            torch.tensor([1, 2]))  # [[1, 0], [-1, 0]]
+    rec.observe_output_grad(torch.ones(4), torch.tensor([2.0, 3.0]))  # [[1, 1]] * 4
     rec.observe_train(torch.zeros(2, 3), torch.zeros(4))
     x = torch.arange(12.0).reshape(4, 3)
     w1 = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, -1.0]])
     got = rec.arrays(x, w1, torch.tensor([0.1, -0.3]), keep_neurons=1)
     want = np.array([[(1 + 1) / 2, (-1 + 1) / 2],
-                     [(1 - 1 + 1) / 3, (1 - 1 + 1) / 3],
-                     [(1 + 1) / 2, (0 + 1) / 2],
+                     [(-1 + 1 + 1) / 3, (1 + 0 + 1) / 3],
+                     [(-1 + 1) / 2, (0 + 1) / 2],
                      [1.0, 1.0]])
     np.testing.assert_allclose(got["mean_sign"], want)
     assert got["final_neurons"].tolist() == [1]
@@ -212,7 +214,7 @@ E2E = SyntheticConfig(n_dim=100, l_pat=5, n_pat=10, n_train=2000, n_test=1000,
 def test_end_to_end_training_learns():
     out = train(make_synthetic(E2E), ModelConfig(n_hidden=60),
                 TrainConfig(epochs=20, device="cpu", progress=False))
-    h = numpy_history(out.arrays)
+    h = history(out.arrays)
     assert len(h["loss"]) == 21 and out.metrics["epochs_run"] == 20
     assert h["probe_acc"][0] < 0.7  # the initialisation is near chance
     assert out.metrics["test_acc"] > 0.85
@@ -233,7 +235,7 @@ def test_until_fit_stops_at_the_first_fitted_epoch(batch_size):
                                           sigma_train=0.05))
     cfg = TrainConfig.section3(epochs=100, batch_size=batch_size, device="cpu", progress=False)
     out = train(data, ModelConfig(n_hidden=30), cfg)
-    acc = numpy_history(out.arrays)["train_acc"]
+    acc = history(out.arrays)["train_acc"]
     m = out.metrics
     assert m["fitted"] and not m["hit_max_epochs"] and m["train_acc"] == 1.0
     assert 0 < m["epochs_run"] < 100
@@ -250,7 +252,7 @@ def test_until_fit_reports_hitting_the_bound(batch_size):
     m = out.metrics
     assert m["hit_max_epochs"] and not m["fitted"] and m["train_acc"] < 1.0
     assert m["epochs_run"] == 2
-    assert len(numpy_history(out.arrays)["train_acc"]) == 3
+    assert len(history(out.arrays)["train_acc"]) == 3
 
 
 def test_lr_schedule():

@@ -71,7 +71,8 @@ from wtmlib.data import SyntheticConfig
 from wtmlib.train import ModelConfig, TrainConfig
 data = SyntheticConfig(n_dim=200, l_pat=10, n_pat=10, n_train=3000, n_test=600)
 runs.run(data, ModelConfig(n_hidden=300), TrainConfig(epochs=120, lr_decay_epoch=100,
-         snapshots=[0, 50, 120], checkpoint_every=10, progress=False, threads=1),
+         snapshots=[0, 50, 120], checkpoint_every=10, checkpoint_every_s=0, progress=False,
+         threads=1),
          experiment="long")
 """
 

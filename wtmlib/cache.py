@@ -87,7 +87,12 @@ class Result:
     @property
     def history(self) -> dict[str, np.ndarray]:
         """Per-epoch curves (index 0 = initialisation)."""
-        return {k[8:]: v for k, v in self.arrays.items() if k.startswith("history_")}
+        return history(self.arrays)
+
+
+def history(arrays: dict) -> dict[str, np.ndarray]:
+    """The per-epoch curves of a run's arrays, keyed without the ``history_`` prefix."""
+    return {k[len("history_"):]: v for k, v in arrays.items() if k.startswith("history_")}
 
 
 def _sha256(path: Path) -> str:

@@ -116,8 +116,10 @@ class _MLPLogits(torch.autograd.Function):
         dL/dW1 = w2 (.) (rho'(z)^T (g (.) x))          (one [h, n] @ [n, d] product)
 
     where rho'(z) = sign(a) for the ReLU is written over ``buf`` (so ``buf`` must not be
-    reused between this forward and its backward; checked). For the linear activation
-    rho' = 1 and the gradient is rank one, w2 (x^T g)^T: no second large product.
+    reused between this forward and its backward; checked). Of the two element-wise
+    products, g (.) x ``[n, d]`` or rho'(z) (.) g ``[n, h]`` (in place), the smaller is
+    formed. For the linear activation rho' = 1 and the gradient is rank one,
+    w2 (x^T g)^T: no second large product, no ``[n, d]`` temporary.
     The obvious autograd graph makes three more passes over ``[n, h]`` (dL/da, the ReLU
     mask, dL/dz) and allocates each. ``x`` gets no gradient.
 
@@ -149,15 +151,18 @@ class _MLPLogits(torch.autograd.Function):
             raise RuntimeError("the training buffer was overwritten between a forward pass "
                                "and its backward (run backward before the next forward)")
         stacked = a.dim() == 3
+        mm = torch.bmm if stacked else torch.mm
         g_w2 = (torch.stack([torch.mv(a[k].T, g[k]) for k in range(len(a))]) if stacked
                 else torch.mv(a.T, g))
         g_b2 = g.sum(-1)
-        gx = g[..., None] * x  # [.., n, d]
         if ctx.relu:
             mask = a.sign_()  # rho'(z): 1 where z > 0, else 0
-            g_w1 = (torch.bmm if stacked else torch.mm)(mask.transpose(-1, -2), gx)
-        else:
-            g_w1 = gx.sum(-2)[..., None, :].expand(*w2.shape, x.shape[-1])
+            if a.shape[-1] <= x.shape[-1]:  # fewer neurons than inputs: scale the mask
+                g_w1 = mm(mask.mul_(g[..., None]).transpose(-1, -2), x)
+            else:
+                g_w1 = mm(mask.transpose(-1, -2), g[..., None] * x)
+        else:  # x^T g, [.., 1, d]
+            g_w1 = mm(g[..., None, :], x).expand(*w2.shape, x.shape[-1])
         ctx.a = None
         w2_shape, b2_shape = ctx.shapes
         return (None, g_w1 * w2[..., None], g_w2.reshape(w2_shape), g_b2.reshape(b2_shape),

@@ -32,7 +32,6 @@ lists of tensors only, so a checkpoint loads with ``torch.load(weights_only=True
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -62,7 +61,8 @@ class Recorder:
         self.y_train = y_train.float()
         self.y_probe = None if y_probe is None else y_probe.float()
         self.difficult = difficult.bool()
-        self.sign_sum = torch.zeros(len(p_train), n_hidden, device=device)  # [n_train, n_hidden]
+        self.device, self.n_hidden = device, n_hidden
+        self.sign_sum: torch.Tensor | None = None  # [n_train, n_hidden], on a mini-batch step
         self.sign_count = torch.zeros(len(p_train), device=device)  # steps that used each sample
         self.full_s: list[torch.Tensor] = []  # per full-batch step: sign(dL/dlogit) [n_train] int8
         self.full_t: list[torch.Tensor] = []  # and sign(W2) [n_hidden] int8
@@ -99,39 +99,34 @@ class Recorder:
         self.history["probe_loss"].append(
             F.binary_cross_entropy_with_logits(logits, self.y_probe))
 
-    def observe_grad(self, grad_a: torch.Tensor, idx: torch.Tensor | None = None) -> None:
-        """One training step's dL/da ``[batch, n_hidden]`` for training samples ``idx``
-        (``None``: the full batch, in order). Only its sign is kept."""
-        s = torch.sign(grad_a.detach())
-        if idx is None:
-            self.sign_sum += s
-            self.sign_count += 1
-        else:
-            self.sign_sum.index_add_(0, idx, s)
-            self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
-
     def observe_output_grad(self, grad_logits: torch.Tensor, w2: torch.Tensor,
                             idx: torch.Tensor | None = None) -> None:
         """One training step's dL/dlogit ``[batch]`` and the output weights W2
         ``[n_hidden]`` that produced it, for training samples ``idx`` (``None``: the full
-        batch, in order). Same sums as ``observe_grad(dL/dlogit W2^T, idx)`` (the sign of a
-        product is the product of the signs), at the cost of two vectors."""
+        batch, in order). Only the sign of dL/da = dL/dlogit W2^T is kept, as the product
+        of the two vectors' signs."""
         s, t = torch.sign(grad_logits.detach()), torch.sign(w2.detach())
         if idx is None:
             self.full_s.append(s.to(torch.int8))
             self.full_t.append(t.to(torch.int8))
             self.sign_count += 1
         else:
+            if self.sign_sum is None:
+                self.sign_sum = torch.zeros(len(self.sign_count), self.n_hidden,
+                                            device=self.device)
             self.sign_sum.index_add_(0, idx, torch.outer(s, t))
             self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
 
     def sign_totals(self) -> torch.Tensor:
         """Sum over steps of sign(dL/da), ``[n_train, n_hidden]`` (exact: small integers)."""
-        if not self.full_s:
-            return self.sign_sum
-        s = torch.stack(self.full_s).float()  # [steps, n_train]
-        t = torch.stack(self.full_t).float()  # [steps, n_hidden]
-        return self.sign_sum + s.T @ t
+        total = torch.zeros(len(self.sign_count), self.n_hidden, device=self.device)
+        if self.sign_sum is not None:
+            total += self.sign_sum
+        if self.full_s:
+            s = torch.stack(self.full_s).float()  # [steps, n_train]
+            t = torch.stack(self.full_t).float()  # [steps, n_hidden]
+            total.addmm_(s.T, t)
+        return total
 
     def state(self) -> dict:
         """Everything recorded so far (for a checkpoint)."""
@@ -141,14 +136,12 @@ class Recorder:
 
     def restore(self, state: dict) -> None:
         """Continue from ``state()`` of an interrupted run (tensors moved to this device)."""
-        dev = self.sign_sum.device
-
         def move(v):
             if isinstance(v, dict):
                 return {k: move(x) for k, x in v.items()}
             if isinstance(v, list):
                 return [move(x) for x in v]
-            return v.to(dev)
+            return None if v is None else v.to(self.device)
 
         for name, value in state.items():
             setattr(self, name, move(value))
@@ -173,7 +166,3 @@ class Recorder:
                 out["history_" + key] = torch.stack(values)
         return {k: v.cpu().numpy() for k, v in out.items()}
 
-
-def numpy_history(arrays: dict) -> dict[str, np.ndarray]:
-    """The per-epoch curves of a run's arrays, keyed without the ``history_`` prefix."""
-    return {k[len("history_"):]: v for k, v in arrays.items() if k.startswith("history_")}

@@ -42,7 +42,8 @@ def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
         refresh: bool = False, root=None) -> cache.Result:
     """Train (or load) one model and return its recorded arrays and metrics.
 
-    While it trains, the run checkpoints every ``train_cfg.checkpoint_every`` epochs
+    While it trains, the run checkpoints (``checkpoint_every`` epochs and
+    ``checkpoint_every_s`` seconds apart, ``wtmlib.train.train``)
     beside its future result; a killed run started again resumes from there.
     """
     config = run_config(data_cfg, model_cfg, train_cfg)

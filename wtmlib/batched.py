@@ -1,18 +1,21 @@
 """Many models of one shape trained together: stacked weights, batched matmuls.
 
 A sweep (Figure 1: sigma_train x seeds) trains dozens of identical MLPs on data sets of
-the same size. ``train_many`` stacks their weights (``W1 [M, h, d]``) and runs each
-mini-batch step of all of them as one ``torch.bmm``, with a per-model stopping rule:
+the same size. ``train_many`` stacks their weights (``W1 [M, h, d]``) and takes each
+mini-batch step of all of them at once (``wtmlib.model.sgd_step_`` on the stack: one
+``torch.bmm`` forward, one ``baddbmm_`` update), with a per-model stopping rule:
 a model that fits its training set (Section 3.1's until-fit rule) leaves the stack at
 once and is handed to ``on_done`` (the sweep stores it), the others go on.
 
 Each member follows exactly the computation of ``wtmlib.train.train`` for its own
 configuration: the same initial weights and batch order (from its seed), the same
-loss, the same plain SGD update (``wtmlib.model.sgd_step_``), the same recorder. On the CPU every slice of a
-``bmm`` is the ``mm`` of the single model, so the recorded arrays are bit-for-bit those
+loss, the same plain SGD update, the same recorder. On the CPU every slice of a ``bmm``
+(``baddbmm_``) is the ``mm`` (``addmm_``) of the single model, so the recorded arrays
+are bit-for-bit those
 of training the models one by one (``tests/test_batched.py``); on a GPU the kernels
 may differ in the last bits. That is why a batched run may fill the same cache entry
-as a single run.
+as a single run. On 2 CPU cores batching is slower than one by one (``wtm bench``); it
+is meant for a GPU.
 
 Scope: the Section 3 regime (``optimizer="sgd"``, mini-batches), no batch norm, no
 callbacks. Anything else is refused with a ``ConfigError``; train those one by one.

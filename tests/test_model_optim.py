@@ -289,6 +289,33 @@ def test_training_matches_a_reference_layca_loop(tiny):
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_sgd_training_matches_a_reference_autograd_loop(tiny, activation):
+    """train() with mini-batch SGD (Section 3.1, through ``sgd_step_``) = autograd through
+    ``MLP.forward`` plus ``torch.optim.SGD``, step by step from the recorded states, on
+    the batches of the run's own order (its seed's generator, one permutation an epoch;
+    300 samples: four batches of 64 and one of 44)."""
+    model_cfg = ModelConfig(n_hidden=12, activation=activation)
+    cfg = TrainConfig.section3(epochs=3, until_fit=False, device="cpu", progress=False)
+    steps = {}
+    out = train(tiny, model_cfg, cfg,
+                callback=lambda kind, i, m: kind == "step" and steps.__setitem__(
+                    i, copy.deepcopy(m.state_dict())))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    batches = [idx for _ in range(cfg.epochs)
+               for idx in torch.randperm(len(tiny.x_train), generator=gen).split(64)]
+    assert sorted(steps) == list(range(len(batches))) == list(range(out.metrics["steps"]))
+    final = {k: torch.as_tensor(out.arrays[k]) for k in ("hidden.weight", "out.weight", "out.bias")}
+    for s, idx in enumerate(batches):
+        m = MLP(40, 12, activation)
+        m.load_state_dict(steps[s])
+        _loss_step(m, tiny.x_train[idx], tiny.y_train[idx])
+        torch.optim.SGD(m.parameters(), lr=cfg.lr).step()
+        nxt = steps[s + 1] if s + 1 < len(batches) else final
+        for k in final:
+            torch.testing.assert_close(nxt[k], m.state_dict()[k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
 @pytest.mark.parametrize("h", [30, 10])  # more neurons than inputs (scales x), fewer (the mask)
 def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation, h):
     """The hand-written gradient of eq. (1) (``mlp_logits``) against autograd through

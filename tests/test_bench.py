@@ -24,9 +24,12 @@ MODEL = ModelConfig(n_hidden=300)
     # the linear ablation: a rank-one weight gradient, no second large product
     (ModelConfig(n_hidden=300, activation="linear"), TrainConfig(epochs=4, device="cpu",
                                                                  progress=False)),
-    # batch norm trains through autograd: the full weight-gradient product again
+    # batch norm (bn_mlp_logits): the full weight-gradient product again, even linear
     (ModelConfig(n_hidden=300, activation="linear", batchnorm=True),
      TrainConfig(epochs=4, device="cpu", progress=False)),
+    # Appendix A.1's regime: batch norm, large mini-batches, an evaluation pass an epoch
+    (ModelConfig(n_hidden=300, batchnorm=True),
+     TrainConfig(epochs=3, batch_size=200, output_layer="sgd", device="cpu", progress=False)),
 ])
 def test_run_flops_counts_the_matmuls_that_run(model, cfg):
     data = make_synthetic(DATA)

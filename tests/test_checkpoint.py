@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from wtmlib import cache, runs
+from wtmlib import cache, record, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.train import ModelConfig, TrainConfig, train
 
@@ -19,6 +19,9 @@ REGIMES = {
     "sgd mini-batch": TrainConfig.section3(epochs=9, batch_size=64, until_fit=False,
                                            snapshots=(1, 6), checkpoint_every=2,
                                            checkpoint_every_s=0, device="cpu", progress=False),
+    "sgd small batches": TrainConfig.section3(epochs=9, batch_size=4, until_fit=False,
+                                              checkpoint_every=2, checkpoint_every_s=0,
+                                              device="cpu", progress=False),
 }
 
 
@@ -50,9 +53,11 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, regime):
         train(data, MODEL, cfg, callback=_interrupt_at(7), checkpoint=ckpt)
     assert ckpt.exists()
     # a full-batch run keeps its derivative signs as two vectors per step, no
-    # [n_train, n_hidden] sum: the checkpoint does not carry one either
+    # [n_train, n_hidden] sum: the checkpoint does not carry one either (nor does a run
+    # on batches of at least n_train / DEFER_BELOW: 64 of 300 samples, not 4)
     sign_sum = torch.load(ckpt, weights_only=True)["recorder"]["sign_sum"]
-    assert (sign_sum is None) == (cfg.batch_size == 0)
+    assert (sign_sum is None) == (cfg.batch_size * record.DEFER_BELOW >= TINY.n_train
+                                  or cfg.batch_size == 0)
     resumed = train(data, MODEL, cfg, checkpoint=ckpt)
     assert resumed.metrics["resumed_from_epoch"] == 6  # the last multiple of 2 before 7
     _assert_same_arrays(whole.arrays, resumed.arrays)

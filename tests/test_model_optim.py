@@ -9,9 +9,10 @@ import torch.nn.functional as F
 
 from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.model import MLP, mlp_logits, sgd_step_
+from wtmlib.model import MLP, bn_eval_logits, bn_mlp_logits, mlp_logits, sgd_step_
 from wtmlib.optim import Layca
-from wtmlib.train import ModelConfig, TrainConfig, build_model, build_optimizer, set_lr, train
+from wtmlib.train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
+                          set_lr, train)
 
 
 def _x(n=9, d=7, seed=0):
@@ -400,3 +401,105 @@ def test_mlp_logits_refuses_a_buffer_overwritten_before_backward():
     mlp_logits(x, m.hidden.weight, m.w2, m.out.bias[0], True, buf)  # reuses buf
     with pytest.raises(RuntimeError, match="overwritten"):
         first.sum().backward()
+
+
+def _bn_model(activation, n_in=20, h=30, seed=0):
+    """A batch-norm MLP in float64 with scale, shift and running statistics away from
+    their initial values (so a formula that assumed gamma = 1, beta = 0 would fail)."""
+    torch.manual_seed(seed)
+    m = MLP(n_in, h, activation, batchnorm=True).double()
+    with torch.no_grad():
+        m.norm.weight.uniform_(0.5, 1.5)
+        m.norm.bias.uniform_(-0.5, 0.5)
+        m.norm.running_mean.uniform_(-1, 1)
+        m.norm.running_var.uniform_(0.5, 2)
+    return m
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_bn_mlp_logits_gives_the_autograd_logits_gradients_and_statistics(activation):
+    """Batch norm written out (``bn_mlp_logits``, training mode) against autograd through
+    ``MLP.forward`` in float64: logits, the gradient of every parameter (W1, gamma,
+    beta, W2, b2), the running statistics and the batch counter. And
+    ``bn_eval_logits`` against ``MLP.forward`` in evaluation mode."""
+    want = _bn_model(activation)
+    got = copy.deepcopy(want)
+    x = torch.rand(50, 20, dtype=torch.float64) + 0.5 * torch.randn(50, 20, dtype=torch.float64)
+    y = (torch.rand(50) > 0.5).double()
+    logits = want(x)
+    F.binary_cross_entropy_with_logits(logits, y).backward()
+
+    bufs = [torch.empty(50, 30, dtype=torch.float64) for _ in range(3)]
+    mine = bn_mlp_logits(x, got.hidden.weight, got.norm, got.out.weight, got.out.bias,
+                         activation == "relu", bufs)
+    torch.testing.assert_close(mine.detach(), logits.detach())
+    F.binary_cross_entropy_with_logits(mine, y).backward()
+    for (name, p), q in zip(want.named_parameters(), got.parameters()):
+        assert q.grad is not None, name
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
+    for name, t in want.state_dict().items():
+        torch.testing.assert_close(got.state_dict()[name], t, msg=name)
+    assert got.norm.num_batches_tracked.item() == 1
+
+    want.eval()
+    torch.testing.assert_close(
+        bn_eval_logits(x, got.hidden.weight, got.norm, got.out.weight, got.out.bias,
+                       activation == "relu", torch.empty(50, 30, dtype=torch.float64)),
+        want(x).detach())
+
+
+def test_bn_mlp_logits_refuses_a_buffer_overwritten_before_backward():
+    m = MLP(5, 4, batchnorm=True)
+    bufs = [torch.empty(8, 4) for _ in range(3)]
+    x = torch.randn(8, 5)
+    first = bn_mlp_logits(x, m.hidden.weight, m.norm, m.out.weight, m.out.bias, True, bufs)
+    bn_mlp_logits(x, m.hidden.weight, m.norm, m.out.weight, m.out.bias, True, bufs)
+    with pytest.raises(RuntimeError, match="overwritten"):
+        first.sum().backward()
+
+
+@pytest.mark.parametrize("biases", ["frozen", "sgd"])
+def test_batchnorm_training_matches_a_reference_autograd_loop(tiny, biases):
+    """train() with batch norm and mini-batch Layca (Appendix A.1's set-up, through
+    ``bn_mlp_logits``) = autograd through ``MLP.forward`` plus the same optimizer, step
+    by step from the recorded states on the run's own batch order, running statistics
+    included; and its recorded training accuracy is the model's own in evaluation mode.
+    ``biases="sgd"`` trains the batch-norm scale and shift too (their gradients)."""
+    model_cfg = ModelConfig(n_hidden=12, batchnorm=True)
+    cfg = TrainConfig(batch_size=100, epochs=3, lr_decay_epoch=2, biases=biases,
+                      output_layer="sgd", output_lr=1.0, device="cpu", progress=False)
+    steps, states = {}, {}
+    out = train(tiny, model_cfg, cfg, callback=lambda kind, i, m: (
+        steps if kind == "step" else states).__setitem__(i, copy.deepcopy(m.state_dict())))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    batches = [(e, idx) for e in range(cfg.epochs)
+               for idx in torch.randperm(len(tiny.x_train), generator=gen).split(100)]
+    assert sorted(steps) == list(range(len(batches))) == list(range(out.metrics["steps"]))
+    for s, (epoch, idx) in enumerate(batches):
+        m = MLP(40, 12, batchnorm=True)
+        m.load_state_dict(steps[s])
+        opt = build_optimizer(m, cfg)
+        set_lr(opt, cfg, epoch)
+        _loss_step(m, tiny.x_train[idx], tiny.y_train[idx])
+        opt.step()
+        nxt = steps[s + 1] if s + 1 < len(batches) else states[cfg.epochs]
+        for k, v in m.state_dict().items():
+            torch.testing.assert_close(nxt[k], v, rtol=1e-5, atol=1e-6, msg=k)
+    moved = [not torch.equal(states[0][k], states[cfg.epochs][k])
+             for k in ("norm.weight", "norm.bias")]
+    assert moved == [biases == "sgd"] * 2
+    for e, state in states.items():
+        m = MLP(40, 12, batchnorm=True)
+        m.load_state_dict(state)
+        m.eval()
+        acc = ((m(tiny.x_train) > 0).long() == tiny.y_train).double().mean().item()
+        assert out.arrays["history_train_acc"][e] == pytest.approx(acc, abs=1.5 / 300)
+
+
+def test_passes_gather_reuses_one_buffer():
+    passes = _Passes(MLP(6, 3))
+    x = torch.arange(60.0).reshape(10, 6)
+    a = passes.gather(x, torch.tensor([3, 1, 4]), "b")
+    torch.testing.assert_close(a, x[[3, 1, 4]])
+    b = passes.gather(x, torch.tensor([0, 9, 2]), "b")
+    assert b.data_ptr() == a.data_ptr() and torch.equal(b, x[[0, 9, 2]])

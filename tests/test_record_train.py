@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from wtmlib.cache import history
 from wtmlib.data import SyntheticConfig, difficulty, make_synthetic
 from wtmlib.model import MLP
+from wtmlib import record
 from wtmlib.record import Recorder, pattern_average_matrix
 from wtmlib.train import ModelConfig, TrainConfig, model_from_arrays, train
 
@@ -174,7 +175,9 @@ def test_recorder_exact_mini_batch(tiny):
     assert set(np.unique(np.round(total)).tolist()) >= {-epochs, epochs}
 
 
-def test_recorder_sign_accumulation_by_hand():
+@pytest.mark.parametrize("defer_below", [64, 1])  # batches of 2 of 4 samples: kept as
+def test_recorder_sign_accumulation_by_hand(monkeypatch, defer_below):  # vectors, added now
+    monkeypatch.setattr(record, "DEFER_BELOW", defer_below)
     rec = Recorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]),
                    torch.zeros(4, dtype=torch.bool), n_pat=2, n_hidden=2)
     # sign(dL/da) = sign(dL/dlogit) sign(W2)^T: two mini-batch steps, then a full batch
@@ -182,6 +185,8 @@ def test_recorder_sign_accumulation_by_hand():
                             torch.tensor([0, 1]))  # [[1, -1], [-1, 1]]
     rec.observe_output_grad(torch.tensor([-4.0, 2.0]), torch.tensor([-1.0, 0.0]),
                             torch.tensor([1, 2]))  # [[1, 0], [-1, 0]]
+    assert (rec.sign_sum is None) == (defer_below == 64)
+    assert len(rec.full_s) == (2 if defer_below == 64 else 0)
     rec.observe_output_grad(torch.ones(4), torch.tensor([2.0, 3.0]))  # [[1, 1]] * 4
     rec.observe_train(torch.zeros(2, 3), torch.zeros(4))
     x = torch.arange(12.0).reshape(4, 3)

@@ -11,6 +11,8 @@ in one process, on the paper's shapes (n_train 15000, n_dim 500, 1000 hidden neu
   ``MLP.forward`` and autograd (the plain PyTorch loop);
 * a straightforward baseline: forward hooks that store every epoch's activations and
   a separate evaluation pass for the metrics and the derivative signs;
+* the same full-batch epoch with batch normalization (Appendix A.1's model), written out
+  (``bn_mlp_logits``, all recording) and through ``MLP.forward`` and autograd;
 * an SGD epoch at batch 64 with the until-fit check (Section 3.1);
 * a sweep of ``sweep_models`` such SGD models, one by one and batched
   (``wtmlib.batched``);
@@ -111,12 +113,12 @@ class EpochClock:
 
 
 def _plain_loop(data, cfg: TrainConfig, device, sync, fused: bool = True,
-                after_step=None) -> float:
+                after_step=None, model_cfg: ModelConfig = ModelConfig()) -> float:
     """Full-batch training as ``cfg`` says (same optimizer groups) with no recording at
     all: seconds per epoch. ``fused``: the training loop's own pass (``train._Passes``,
     ``mlp_logits``), else ``MLP.forward`` and autograd. ``after_step(model, x, y, p)``
     adds work to every epoch."""
-    model = build_model(data.x_train.shape[1], ModelConfig(), 0).to(device)
+    model = build_model(data.x_train.shape[1], model_cfg, 0).to(device)
     opt = build_optimizer(model, cfg)
     x, y, p = (t.to(device) for t in (data.x_train, data.y_train.float(), data.p_train))
     passes = _Passes(model)
@@ -150,9 +152,9 @@ def _naive_baseline(data, cfg: TrainConfig, device, sync) -> float:
     return _plain_loop(data, cfg, device, sync, fused=False, after_step=evaluate)
 
 
-def _recorded(data, cfg, sync) -> float:
+def _recorded(data, cfg, sync, model_cfg: ModelConfig = ModelConfig()) -> float:
     clock = EpochClock(sync)
-    train(data, ModelConfig(), cfg, callback=clock)
+    train(data, model_cfg, cfg, callback=clock)
     return clock.per_epoch()
 
 
@@ -187,6 +189,7 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
     base = TrainConfig(epochs=epochs + 1, lr_decay_epoch=-1, progress=False, device=str(dev))
     sgd = TrainConfig.section3(epochs=max(3, epochs // 2), until_fit=False, probe=False,
                                progress=False, device=str(dev))
+    bn = ModelConfig(batchnorm=True)
     datas = [make_synthetic(SyntheticConfig(seed=s)) for s in range(sweep_models)]
     cfgs = [replace(sgd, epochs=1, seed=s) for s in range(sweep_models)]
     train(data, ModelConfig(), replace(base, epochs=1))  # warm-up (threads, allocator)
@@ -206,6 +209,10 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
             lambda: _plain_loop(data, base, dev, sync, fused=False), full, 0),
         "full batch, naive baseline (hooks + eval pass)": (
             lambda: _naive_baseline(data, base, dev, sync), full + 4 * N * D * H, 0),
+        "batch norm, full batch, all recording, no probe": (
+            lambda: _recorded(data, replace(base, probe=False), sync, bn), full, 0),
+        "batch norm, full batch, autograd loop, no recording": (
+            lambda: _plain_loop(data, base, dev, sync, fused=False, model_cfg=bn), full, 0),
         "SGD batch 64 + until-fit check": (lambda: _recorded(data, sgd, sync), mini, 1),
         f"{sweep}, one by one": (lambda: _sweep_alone(datas, cfgs, sync), sweep_flop, 1),
         f"{sweep}, batched": (lambda: _sweep_batched(datas, cfgs, sync), sweep_flop, 1),
@@ -247,6 +254,9 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
     report["naive_over_recorded"] = paired("full batch, naive baseline (hooks + eval pass)",
                                            "full batch, all recording, no probe")
     report["batched_speedup"] = paired(f"{sweep}, one by one", f"{sweep}, batched")
+    report["batchnorm_autograd_over_recorded"] = paired(
+        "batch norm, full batch, autograd loop, no recording",
+        "batch norm, full batch, all recording, no probe")
     return report
 
 
@@ -288,7 +298,9 @@ def print_report(rep: dict) -> None:
           f"loop {100 * rep['recording_overhead']:+.1f}%; plain loop "
           f"{rep['autograd_over_plain']:.2f}x faster than the autograd loop; recorded training "
           f"{rep['naive_over_recorded']:.2f}x faster than the naive baseline; "
-          f"batched sweep {rep['batched_speedup']:.2f}x faster than one by one")
+          f"batched sweep {rep['batched_speedup']:.2f}x faster than one by one; batch norm "
+          f"written out (recording) {rep['batchnorm_autograd_over_recorded']:.2f}x faster "
+          "than its autograd loop")
     if rep["stored"]:
         print("stored runs of this code (results folder), floor = FLOPs / matmul rate:")
         for exp, r in rep["stored"].items():

@@ -23,8 +23,13 @@ samples, one ``[n_pat, n_dim] @ [n_dim, n_hidden]`` product per epoch instead of
 over ``z [n_train, n_hidden]``. The derivative signs cost almost nothing too:
 in equation (1) dL/da = dL/dlogit * W2, so sign(dL/da) is the outer product of
 sign(dL/dlogit) ``[batch]`` and sign(W2) ``[n_hidden]``. A full-batch step keeps just
-these two vectors (int8); they are summed by one matrix product at the end. A
-mini-batch step adds its ``[batch, n_hidden]`` outer product to the rows it used.
+these two vectors (int8); they are summed by one matrix product at the end. So does a
+step on a batch of at least ``1/DEFER_BELOW`` of the training set (Appendix A.1's
+batches of 20000), its sign vector padded with zeros to the whole set: the product
+then costs 2 n_train n_hidden FLOPs a step at the matmul rate, less than adding the
+outer product now (element-wise, about 50 ms a step on those shapes). A smaller
+mini-batch step (Section 3.1's 64) adds its ``[batch, n_hidden]`` outer product to the
+rows it used. Either way the sums are small integers, exact in float32: the same bits.
 
 ``state()`` / ``restore()`` hand everything to a checkpoint and back (tensors and
 lists of tensors only, so a checkpoint loads with ``torch.load(weights_only=True)``).
@@ -34,6 +39,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+DEFER_BELOW = 64  # batches of at least n_train / 64 keep sign vectors (see above)
 
 
 def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
@@ -64,8 +71,10 @@ class Recorder:
         self.device, self.n_hidden = device, n_hidden
         self.sign_sum: torch.Tensor | None = None  # [n_train, n_hidden], on a mini-batch step
         self.sign_count = torch.zeros(len(p_train), device=device)  # steps that used each sample
-        self.full_s: list[torch.Tensor] = []  # per full-batch step: sign(dL/dlogit) [n_train] int8
-        self.full_t: list[torch.Tensor] = []  # and sign(W2) [n_hidden] int8
+        # per full-batch (or large-batch) step: sign(dL/dlogit) [n_train] int8, 0 for the
+        # samples the step did not use, and sign(W2) [n_hidden] int8
+        self.full_s: list[torch.Tensor] = []
+        self.full_t: list[torch.Tensor] = []
         self.means_train: list[torch.Tensor] = []  # each [n_hidden, n_pat]
         self.means_probe: list[torch.Tensor] = []
         self.history: dict[str, list[torch.Tensor]] = {k: [] for k in (
@@ -106,16 +115,20 @@ class Recorder:
         batch, in order). Only the sign of dL/da = dL/dlogit W2^T is kept, as the product
         of the two vectors' signs."""
         s, t = torch.sign(grad_logits.detach()), torch.sign(w2.detach())
-        if idx is None:
-            self.full_s.append(s.to(torch.int8))
-            self.full_t.append(t.to(torch.int8))
-            self.sign_count += 1
-        else:
+        n = len(self.sign_count)
+        if idx is not None and len(idx) * DEFER_BELOW < n:  # small batch: add it now
             if self.sign_sum is None:
-                self.sign_sum = torch.zeros(len(self.sign_count), self.n_hidden,
-                                            device=self.device)
+                self.sign_sum = torch.zeros(n, self.n_hidden, device=self.device)
             self.sign_sum.index_add_(0, idx, torch.outer(s, t))
             self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
+            return
+        if idx is None:
+            self.sign_count += 1
+        else:  # a large batch: its sign vector over the whole set, 0 for unused samples
+            s = s.new_zeros(n).index_copy_(0, idx, s)
+            self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
+        self.full_s.append(s.to(torch.int8))
+        self.full_t.append(t.to(torch.int8))
 
     def sign_totals(self) -> torch.Tensor:
         """Sum over steps of sign(dL/da), ``[n_train, n_hidden]`` (exact: small integers)."""

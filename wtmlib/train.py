@@ -15,7 +15,9 @@ with its gradient written out, the same numbers as autograd through ``MLP.forwar
 float rounding (tested), at about 1.6x the speed (one reused ``[n, h]`` buffer, two
 large products per step). Its mini-batch SGD steps (Section 3.1) go through
 ``wtmlib.model.sgd_step_``, the whole step written out with the update folded into the
-weight-gradient product. With batch norm it trains through ``MLP.forward`` and autograd.
+weight-gradient product. With batch norm (Appendix A.1) it trains through
+``wtmlib.model.bn_mlp_logits`` and evaluates through ``bn_eval_logits``: the same
+written-out approach, the values of ``MLP.forward`` in training and evaluation mode.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .checks import ConfigError, check_choice, check_float, check_int, check_type
-from .model import ACTIVATIONS, MLP, Buffers, mlp_logits, sgd_step_
+from .model import (ACTIVATIONS, MLP, Buffers, bn_eval_logits, bn_mlp_logits, mlp_logits,
+                    sgd_step_)
 from .optim import Layca
 from .record import Recorder
 
@@ -175,43 +178,52 @@ class TrainOutput:
 
 
 class _Passes:
-    """The model's forward passes in a training run: through ``mlp_logits`` (the
-    hand-written gradient of eq. 1, one reused buffer per kind of pass) when the model
-    has no batch norm, else through ``MLP.forward`` (evaluation passes in eval mode)."""
+    """The model's forward passes in a training run, each with its gradient written out
+    and one reused set of buffers per kind of pass: ``mlp_logits`` without batch norm,
+    ``bn_mlp_logits`` (training mode) and ``bn_eval_logits`` (evaluation passes, running
+    statistics) with it."""
 
     def __init__(self, model: MLP):
         self.model, self.buffers = model, Buffers()
-        self.fused = not isinstance(model.norm, torch.nn.BatchNorm1d)
+        self.norm = model.norm if isinstance(model.norm, torch.nn.BatchNorm1d) else None
 
     def logits(self, x: torch.Tensor, kind: str, grad: bool = False, on_grad=None):
         """``[n]`` logits of ``x`` for a pass of ``kind`` ("step", "train", "probe");
-        with ``on_grad`` the backward of the loss later calls ``on_grad(dL/dlogit)``."""
+        with ``on_grad`` the backward of the loss later calls ``on_grad(dL/dlogit)``.
+        With batch norm, a pass with ``grad`` is in training mode, one without in
+        evaluation mode (as ``MLP.forward`` after ``model.train()`` / ``model.eval()``)."""
         m = self.model
+        relu = isinstance(m.act, torch.nn.ReLU)
+        shape = (len(x), m.hidden.out_features)
         with torch.set_grad_enabled(grad):
-            if self.fused:
-                buf = self.buffers.get(kind, (len(x), m.hidden.out_features), x)
-                logits = mlp_logits(x, m.hidden.weight, m.out.weight, m.out.bias,
-                                    isinstance(m.act, torch.nn.ReLU), buf)
+            if self.norm is None:
+                logits = mlp_logits(x, m.hidden.weight, m.out.weight, m.out.bias, relu,
+                                    self.buffers.get(kind, shape, x))
             elif grad:
-                logits = m(x)
+                bufs = [self.buffers.get(f"{kind} {i}", shape, x) for i in range(3)]
+                logits = bn_mlp_logits(x, m.hidden.weight, self.norm, m.out.weight,
+                                       m.out.bias, relu, bufs)
             else:
-                m.eval()
-                logits = m(x)
-                m.train()
+                logits = bn_eval_logits(x, m.hidden.weight, self.norm, m.out.weight,
+                                        m.out.bias, relu, self.buffers.get(kind, shape, x))
         if on_grad is not None:
             logits.register_hook(on_grad)
         return logits
+
+    def gather(self, x: torch.Tensor, idx: torch.Tensor, name: str) -> torch.Tensor:
+        """``x[idx]`` into a reused buffer ``name``."""
+        return torch.index_select(x, 0, idx,
+                                  out=self.buffers.get(name, (len(idx), *x.shape[1:]), x))
 
     def sgd_step(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, lr: float,
                  on_grad=None) -> None:
         """One plain SGD step on the samples ``idx`` of ``x``, ``y`` through ``sgd_step_``
         (the update written out; ``on_grad(dL/dlogit)`` before the weights move)."""
-        m, b = self.model, self.buffers
-        xb = torch.index_select(x, 0, idx, out=b.get("step x", (len(idx), x.shape[1]), x))
-        yb = torch.index_select(y, 0, idx, out=b.get("step y", (len(idx),), y))
-        sgd_step_(xb, yb, m.hidden.weight.detach(), m.w2.detach(), m.out.bias.detach(), lr,
+        m = self.model
+        sgd_step_(self.gather(x, idx, "step x"), self.gather(y, idx, "step y"),
+                  m.hidden.weight.detach(), m.w2.detach(), m.out.bias.detach(), lr,
                   isinstance(m.act, torch.nn.ReLU),
-                  b.get("step", (m.hidden.out_features, len(idx)), x), on_grad)
+                  self.buffers.get("step", (m.hidden.out_features, len(idx)), x), on_grad)
 
 
 def _data_digest(data) -> str:
@@ -359,7 +371,7 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             if epochs_run < cfg.epochs:
                 save_checkpoint(epochs_run)
     else:
-        hand_sgd = passes.fused and cfg.optimizer == "sgd"  # sgd_step_: no autograd
+        hand_sgd = passes.norm is None and cfg.optimizer == "sgd"  # sgd_step_: no autograd
 
         def evaluate(epoch):
             rec.observe_train(model.hidden.weight, passes.logits(x, "train"))
@@ -378,8 +390,10 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
                     passes.sgd_step(x, yf, idx, cfg.lr_at(epoch), on_grad(idx))
                 else:
                     opt.zero_grad(set_to_none=True)
-                    logits = passes.logits(x[idx], "step", grad=True, on_grad=on_grad(idx))
-                    F.binary_cross_entropy_with_logits(logits, yf[idx]).backward()
+                    logits = passes.logits(passes.gather(x, idx, "step x"), "step", grad=True,
+                                           on_grad=on_grad(idx))
+                    F.binary_cross_entropy_with_logits(
+                        logits, passes.gather(yf, idx, "step y")).backward()
                     opt.step()
                 step += 1
             epochs_run = epoch + 1

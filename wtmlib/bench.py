@@ -42,35 +42,53 @@ import torch.nn.functional as F
 from . import cache
 from .batched import train_many
 from .data import SyntheticConfig, make_synthetic
+from .record import DEFER_BELOW
 from .train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
                     resolve_device, train)
 
 N, D, H, N_TEST = 15000, 500, 1000, 6000  # the paper's shapes (Section 2.1)
 
 
+def pass_flops(rows: int, d: int, h: int, linear: bool = False, k: int = 1) -> float:
+    """Matrix-product FLOPs of a forward pass over ``rows`` samples, z = W1^T x (2 rows dh),
+    or of the W1 gradient of a step on them (the same). ``linear``: the linear model
+    x (W1^T w2) + b2 of ``mlp_logits`` / ``sgd_step_``, whose hidden layer is never
+    formed: 2 rows d (x v, or x^T g) plus 2dh (v = W1^T w2, or W1 x^T g) for each of
+    the ``k`` steps the pass is split into, all matrix-vector products."""
+    return 2 * rows * d + 2 * k * d * h if linear else 2 * rows * d * h
+
+
 def epoch_flops(n: int, d: int, h: int, n_test: int, mini_batch: bool, probe: bool,
-                rank_one_grad: bool = False) -> float:
-    """Matmul FLOPs of one epoch: forward z = W1^T x (2ndh) and the W1 gradient (2ndh;
-    2nd when it is rank one: the linear activation through ``mlp_logits``); the
-    end-of-epoch pass over the training set of mini-batch training (2ndh; full batch
-    reuses the training pass); the probe pass on the test set (2 n_test dh)."""
-    grad = 2 * n * d if rank_one_grad else 2 * n * d * h
-    return (2 * n * d * h + grad + (2 * n * d * h if mini_batch else 0)
-            + (2 * n_test * d * h if probe else 0))
+                linear: bool = False, steps: int = 1) -> float:
+    """Matrix-product FLOPs of one epoch of ``steps`` training steps (``pass_flops``):
+    the forward passes and the W1 gradients of the steps; the end-of-epoch pass over the
+    training set of mini-batch training (full batch reuses the training pass); the
+    probe pass on the test set."""
+    return (2 * pass_flops(n, d, h, linear, steps) + (pass_flops(n, d, h, linear) if mini_batch
+                                                      else 0)
+            + (pass_flops(n_test, d, h, linear) if probe else 0))
 
 
 def run_flops(config: dict, metrics: dict) -> float:
-    """Matmul FLOPs of one stored run (``epoch_flops`` per epoch run, plus the recorded
-    state at initialisation and, for full batch, the last state's pass)."""
+    """Matrix-product FLOPs of one stored run (``epoch_flops`` per epoch run, plus the
+    recorded state at initialisation and, for full batch, the last state's pass)."""
     data, model, t = config["data"], config["model"], config["train"]
     n, n_test, h = data["n_train"], data["n_test"], model["n_hidden"]
     d = data.get("n_dim", 784)  # Aggregated MNIST: 28 x 28 inputs
     mini = 0 < t["batch_size"] < n
-    rank_one = model["activation"] == "linear" and not model["batchnorm"]
-    per_epoch = epoch_flops(n, d, h, n_test, mini, t["probe"], rank_one)
+    linear = model["activation"] == "linear" and not model["batchnorm"]
+    steps = -(-n // t["batch_size"]) if mini else 1
+    per_epoch = epoch_flops(n, d, h, n_test, mini, t["probe"], linear, steps)
     # one more recorded state than epochs: the initial pass (mini-batch) or the last one
-    states = 2 * n * d * h + (2 * n_test * d * h if t["probe"] else 0)
-    return metrics["epochs_run"] * per_epoch + states
+    state = pass_flops(n, d, h, linear) + (pass_flops(n_test, d, h, linear) if t["probe"] else 0)
+    # each recorded state's pattern means, W1 times the mean input of each pattern (the
+    # probe set's too): negligible beside a pass (0.2 %), not beside a linear one
+    means = 2 * h * d * data.get("n_pat", 10) * (2 if t["probe"] else 1)
+    # derivative signs kept as vectors (full or large batches) are summed by one product
+    # at the end, [n, steps] @ [steps, h]
+    signs = 2 * n * h * steps if not mini or t["batch_size"] * DEFER_BELOW >= n else 0
+    return (metrics["epochs_run"] * (per_epoch + signs) + state
+            + (metrics["epochs_run"] + 1) * means)
 
 
 def matmul_rate(n: int, d: int, h: int, device, sync, repeat: int = 5) -> float:

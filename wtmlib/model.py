@@ -106,67 +106,84 @@ class Buffers:
         return self._store[key]
 
 
+def _members(fn, stacked: bool, m: int) -> torch.Tensor:
+    """``fn(k)`` for each member ``k`` of a stack of ``m`` models, stacked; ``fn(...)``
+    (all of a single model's tensors) otherwise. A stack's members go through the
+    kernels of a single model one by one: the same bits as one-by-one training."""
+    return torch.stack([fn(k) for k in range(m)]) if stacked else fn(...)
+
+
 class _MLPLogits(torch.autograd.Function):
     """Equation (1) without batch norm, with its gradient written out by hand.
 
-    Forward: ``a = rho(x W1^T)`` into ``buf`` (ReLU in place), ``logit = a w2 + b2``.
+    ReLU: forward ``a = rho(x W1^T)`` into ``buf`` (ReLU in place), ``logit = a w2 + b2``.
     Backward, from g = dL/dlogit: dW2 = a^T g, db2 = sum g, and, since
     dL/dz = g w2^T (.) rho'(z), the weight gradient
 
         dL/dW1 = w2 (.) (rho'(z)^T (g (.) x))          (one [h, n] @ [n, d] product)
 
-    where rho'(z) = sign(a) for the ReLU is written over ``buf`` (so ``buf`` must not be
-    reused between this forward and its backward; checked). Of the two element-wise
+    where rho'(z) = sign(a) is written over ``buf`` (so ``buf`` must not be reused
+    between this forward and its backward; checked). Of the two element-wise
     products, g (.) x ``[n, d]`` or rho'(z) (.) g ``[n, h]`` (in place), the smaller is
-    formed. For the linear activation rho' = 1 and the gradient is rank one,
-    w2 (x^T g)^T: no second large product, no ``[n, d]`` temporary.
-    The obvious autograd graph makes three more passes over ``[n, h]`` (dL/da, the ReLU
-    mask, dL/dz) and allocates each. ``x`` gets no gradient.
+    formed. The obvious autograd graph makes three more passes over ``[n, h]`` (dL/da,
+    the ReLU mask, dL/dz) and allocates each. ``x`` gets no gradient.
+
+    Linear activation (the ablation of Section 4.2.1): the network is the linear model
+    logit = x v + b2 with v = W1^T w2, and the hidden layer is never formed:
+
+        dL/dW1 = w2 (x^T g)^T,   dL/dw2 = W1 (x^T g),   dL/db2 = sum g
+
+    (all O(n d + h d) per pass instead of O(n d h); ``buf`` is not used and may be None).
 
     Works on one model (``x [n, d]``, ``w1 [h, d]``, ``w2 [h]`` or ``[1, h]``, ``b2 [1]``)
     or on a stack
     (``x [M, n, d]``, ``w1 [M, h, d]``, ``w2 [M, h]``, ``b2 [M]``): each member of a stack
     goes through exactly the kernels of a single model (``bmm`` slices are ``mm`` on the
-    CPU), so batched and one-by-one training agree bit for bit.
+    CPU; the matrix-vector products run member by member), so batched and one-by-one
+    training agree bit for bit.
     """
 
     @staticmethod
     def forward(ctx, x, w1, w2, b2, relu: bool, buf):
         ctx.shapes = w2.shape, b2.shape  # the output layer's own ([1, h], [1]) or flat
         w2, b2 = w2.reshape(*w1.shape[:-2], -1), b2.reshape(*w1.shape[:-2], 1)
-        a = (torch.bmm if x.dim() == 3 else torch.mm)(x, w1.transpose(-1, -2), out=buf)
-        if relu:
-            a.relu_()
-        logits = (torch.stack([torch.mv(a[k], w2[k]) for k in range(len(a))]) if a.dim() == 3
-                  else torch.mv(a, w2)) + b2
+        stacked = x.dim() == 3
+        ctx.relu = relu
+        if not relu:  # x (W1^T w2) + b2
+            ctx.save_for_backward(x, w1, w2)
+            return _members(lambda k: torch.addmv(b2[k], x[k], torch.mv(w1[k].T, w2[k])),
+                            stacked, len(x))
+        a = (torch.bmm if stacked else torch.mm)(x, w1.transpose(-1, -2), out=buf).relu_()
+        logits = _members(lambda k: torch.mv(a[k], w2[k]), stacked, len(x)) + b2
         ctx.save_for_backward(x, w2)
-        ctx.a, ctx.relu, ctx.version = a, relu, a._version
+        ctx.a, ctx.version = a, a._version
         return logits
 
     @staticmethod
     def backward(ctx, g):
+        stacked = g.dim() == 2
+        w2_shape, b2_shape = ctx.shapes
+        g_b2 = g.sum(-1).reshape(b2_shape)
+        if not ctx.relu:
+            x, w1, w2 = ctx.saved_tensors
+            xg = _members(lambda k: torch.mv(x[k].T, g[k]), stacked, len(x))  # x^T g [.., d]
+            g_w1 = _members(lambda k: torch.outer(w2[k], xg[k]), stacked, len(x))
+            g_w2 = _members(lambda k: torch.mv(w1[k], xg[k]), stacked, len(x))
+            return None, g_w1, g_w2.reshape(w2_shape), g_b2, None, None
         x, w2 = ctx.saved_tensors
         a = ctx.a
         if a._version != ctx.version:
             raise RuntimeError("the training buffer was overwritten between a forward pass "
                                "and its backward (run backward before the next forward)")
-        stacked = a.dim() == 3
         mm = torch.bmm if stacked else torch.mm
-        g_w2 = (torch.stack([torch.mv(a[k].T, g[k]) for k in range(len(a))]) if stacked
-                else torch.mv(a.T, g))
-        g_b2 = g.sum(-1)
-        if ctx.relu:
-            mask = a.sign_()  # rho'(z): 1 where z > 0, else 0
-            if a.shape[-1] <= x.shape[-1]:  # fewer neurons than inputs: scale the mask
-                g_w1 = mm(mask.mul_(g[..., None]).transpose(-1, -2), x)
-            else:
-                g_w1 = mm(mask.transpose(-1, -2), g[..., None] * x)
-        else:  # x^T g, [.., 1, d]
-            g_w1 = mm(g[..., None, :], x).expand(*w2.shape, x.shape[-1])
+        g_w2 = _members(lambda k: torch.mv(a[k].T, g[k]), stacked, len(a))
+        mask = a.sign_()  # rho'(z): 1 where z > 0, else 0
+        if a.shape[-1] <= x.shape[-1]:  # fewer neurons than inputs: scale the mask
+            g_w1 = mm(mask.mul_(g[..., None]).transpose(-1, -2), x)
+        else:
+            g_w1 = mm(mask.transpose(-1, -2), g[..., None] * x)
         ctx.a = None
-        w2_shape, b2_shape = ctx.shapes
-        return (None, g_w1 * w2[..., None], g_w2.reshape(w2_shape), g_b2.reshape(b2_shape),
-                None, None)
+        return None, g_w1 * w2[..., None], g_w2.reshape(w2_shape), g_b2, None, None
 
 
 def mlp_logits(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
@@ -299,7 +316,9 @@ def sgd_step_(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     overwritten with g (.) x. ``on_grad(g)`` sees dL/dlogit ``[.., n]`` before any weight
     moves (the recorder's derivative signs). The same step as ``torch.optim.SGD`` on
     autograd's gradient, to float rounding (tested), without autograd's graph or the
-    optimizer: a step costs its two products and about ten small kernels.
+    optimizer: a step costs its two products and about ten small kernels. With the
+    linear activation the hidden layer is never formed (as in ``_MLPLogits``):
+    W1 <- W1 - lr * w2 (x^T g)^T and w2 <- w2 - lr * W1 (x^T g), matrix-vector products.
 
     One model (``x [n, d]``, ``y [n]``, ``w1 [h, d]``, ``w2 [h]``, ``b2 [1]``,
     ``buf [h, n]``) or a stack (``x [M, n, d]``, ``y [M, n]``, ``w1 [M, h, d]``,
@@ -307,30 +326,32 @@ def sgd_step_(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
     kernels of one model (``bmm`` / ``baddbmm_`` slices are ``mm`` / ``addmm_`` on the
     CPU), so batched and one-by-one training agree bit for bit.
     """
-    stacked = x.dim() == 3
-    a = (torch.bmm if stacked else torch.mm)(w1, x.transpose(-1, -2), out=buf)  # z [.., h, n]
+    stacked, m = x.dim() == 3, len(x)
     if relu:
-        a.relu_()
-    if stacked:  # member by member: vectorised and scalar sigmoid kernels differ in
-        # the last bit, and where a row's scalar tail falls depends on the tensor it is in
-        g = torch.stack([torch.addmv(b2[k:k + 1], a[k].T, w2[k]).sigmoid_()
-                         for k in range(len(a))])
-    else:
-        g = torch.addmv(b2, a.T, w2).sigmoid_()
+        a = (torch.bmm if stacked else torch.mm)(w1, x.transpose(-1, -2), out=buf).relu_()
+        logits = _members(lambda k: torch.addmv(b2[k], a[k].T, w2[k]), stacked, m)
+    else:  # the linear model x (W1^T w2) + b2; the hidden layer is never formed
+        logits = _members(lambda k: torch.addmv(b2[k], x[k], torch.mv(w1[k].T, w2[k])),
+                          stacked, m)
+    # member by member: vectorised and scalar sigmoid kernels differ in the last bit,
+    # and where a row's scalar tail falls depends on the tensor it is in
+    g = _members(lambda k: logits[k].sigmoid_(), stacked, m)
     g = g.sub_(y).div_(x.shape[-2])  # dL/dlogit
     if on_grad is not None:
         on_grad(g)
-    g_w2 = (torch.stack([torch.mv(a[k], g[k]) for k in range(len(a))]) if stacked
-            else torch.mv(a, g))
     g_b2 = g.sum(-1)
-    gx = x.mul_(g[..., None])  # g (.) x [.., n, d]
     if relu:
+        g_w2 = _members(lambda k: torch.mv(a[k], g[k]), stacked, m)
+        gx = x.mul_(g[..., None])  # g (.) x [.., n, d]
         scaled = a.sign_().mul_(w2[..., :, None])  # rho'(z) (.) w2, [.., h, n]
         if stacked:
             w1.baddbmm_(scaled, gx, alpha=-lr)
         else:
             w1.addmm_(scaled, gx, alpha=-lr)
-    else:  # rank one: w2 (x^T g)^T
-        w1.sub_(w2[..., :, None] * gx.sum(-2)[..., None, :], alpha=lr)
+    else:  # rank one: W1 -= lr w2 (x^T g)^T, w2 -= lr W1 (x^T g)
+        xg = _members(lambda k: torch.mv(x[k].T, g[k]), stacked, m)
+        g_w2 = _members(lambda k: torch.mv(w1[k], xg[k]), stacked, m)
+        for k in range(m) if stacked else (...,):
+            w1[k].addr_(w2[k], xg[k], alpha=-lr)
     w2.sub_(g_w2, alpha=lr)
     b2.sub_(g_b2.reshape(b2.shape), alpha=lr)

@@ -90,3 +90,19 @@ def test_stored_summary_adds_up_runs_of_this_code_only(tmp_path):
     assert row["gflop"] == pytest.approx(bench.run_flops(res.config, res.metrics) / 1e9)
     assert row["wall_s"] == pytest.approx(res.metrics["wall_s"])
     assert row["floor_s"] == pytest.approx(row["gflop"] / 100.0)
+
+
+def test_report_prints_the_stored_floor_at_both_rates_and_in_all(capsys):
+    stored = {"a": {"runs": 2, "gflop": 200.0, "wall_s": 5.0, "floor_s": 1.0},
+              "b": {"runs": 1, "gflop": 100.0, "wall_s": 1.0, "floor_s": 0.5}}
+    rep = {"device": "cpu", "threads": 2, "torch": "x", "matmul_gflops": 200.0,
+           "matmul_gflops_median": 100.0, "matmul64_gflops": 50.0, "rows": {}, "rounds": 1,
+           "recording_overhead": 0.0, "autograd_over_plain": 1.0, "naive_over_recorded": 1.0,
+           "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0, "stored": stored}
+    bench.print_report(rep)
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("  ")}
+    # floor at the median rate 100 GFLOP/s: 2 s for a, 3 s in all; at the best rate 1.5 s
+    assert "floor      2 s (1 s)" in lines["a"] and "2.50x the floor (5.00x)" in lines["a"]
+    assert "3 runs" in lines["all"] and "floor      3 s (2 s)" in lines["all"]
+    assert "2.00x the floor (4.00x)" in lines["all"]

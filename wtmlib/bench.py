@@ -320,11 +320,17 @@ def print_report(rep: dict) -> None:
           f"written out (recording) {rep['batchnorm_autograd_over_recorded']:.2f}x faster "
           "than its autograd loop")
     if rep["stored"]:
-        print("stored runs of this code (results folder), floor = FLOPs / matmul rate:")
-        for exp, r in rep["stored"].items():
+        median = rep["matmul_gflops_median"]
+        print("stored runs of this code (results folder), floor = FLOPs / matmul rate "
+              "(the median rate; at the best rate in brackets):")
+        rows = dict(rep["stored"])
+        rows["all"] = {k: sum(r[k] for r in rows.values())
+                       for k in ("runs", "gflop", "wall_s", "floor_s")}
+        for exp, r in rows.items():
+            floor = r["gflop"] / median
             print(f"  {exp:<12} {r['runs']:4d} runs {r['gflop']:10.0f} GFLOP  floor "
-                  f"{r['floor_s']:8.0f} s  measured {r['wall_s']:8.0f} s  "
-                  f"({r['wall_s'] / r['floor_s']:.2f}x the floor)")
+                  f"{floor:6.0f} s ({r['floor_s']:.0f} s)  measured {r['wall_s']:6.0f} s  "
+                  f"{r['wall_s'] / floor:.2f}x the floor ({r['wall_s'] / r['floor_s']:.2f}x)")
 
 
 def main(epochs: int, device: str, threads: int, out: str | None, sweep_models: int = 4,

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from . import cache
 from .batched import train_many
 from .data import SyntheticConfig, make_synthetic
-from .record import DEFER_BELOW
+from .record import defers
 from .train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
                     resolve_device, train)
 
@@ -86,7 +86,7 @@ def run_flops(config: dict, metrics: dict) -> float:
     means = 2 * h * d * data.get("n_pat", 10) * (2 if t["probe"] else 1)
     # derivative signs kept as vectors (full or large batches) are summed by one product
     # at the end, [n, steps] @ [steps, h]
-    signs = 2 * n * h * steps if not mini or t["batch_size"] * DEFER_BELOW >= n else 0
+    signs = 2 * n * h * steps if not mini or defers(t["batch_size"], n) else 0
     return (metrics["epochs_run"] * (per_epoch + signs) + state
             + (metrics["epochs_run"] + 1) * means)
 

@@ -113,6 +113,19 @@ def _members(fn, stacked: bool, m: int) -> torch.Tensor:
     return torch.stack([fn(k) for k in range(m)]) if stacked else fn(...)
 
 
+def _linear_logits(x, w1, w2, b2, stacked: bool, m: int) -> torch.Tensor:
+    """The linear ablation's logits x (W1^T w2) + b2 (Section 4.2.1), its hidden layer
+    never formed: two matrix-vector products per member."""
+    return _members(lambda k: torch.addmv(b2[k], x[k], torch.mv(w1[k].T, w2[k])), stacked, m)
+
+
+def _linear_grads(x, w1, g, stacked: bool, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """x^T g ``[.., d]`` and W1 x^T g ``[.., h]``: with ``w2``, the linear ablation's
+    gradients dL/dW1 = w2 (x^T g)^T and dL/dw2 = W1 x^T g."""
+    xg = _members(lambda k: torch.mv(x[k].T, g[k]), stacked, m)
+    return xg, _members(lambda k: torch.mv(w1[k], xg[k]), stacked, m)
+
+
 class _MLPLogits(torch.autograd.Function):
     """Equation (1) without batch norm, with its gradient written out by hand.
 
@@ -151,8 +164,7 @@ class _MLPLogits(torch.autograd.Function):
         ctx.relu = relu
         if not relu:  # x (W1^T w2) + b2
             ctx.save_for_backward(x, w1, w2)
-            return _members(lambda k: torch.addmv(b2[k], x[k], torch.mv(w1[k].T, w2[k])),
-                            stacked, len(x))
+            return _linear_logits(x, w1, w2, b2, stacked, len(x))
         a = (torch.bmm if stacked else torch.mm)(x, w1.transpose(-1, -2), out=buf).relu_()
         logits = _members(lambda k: torch.mv(a[k], w2[k]), stacked, len(x)) + b2
         ctx.save_for_backward(x, w2)
@@ -166,9 +178,8 @@ class _MLPLogits(torch.autograd.Function):
         g_b2 = g.sum(-1).reshape(b2_shape)
         if not ctx.relu:
             x, w1, w2 = ctx.saved_tensors
-            xg = _members(lambda k: torch.mv(x[k].T, g[k]), stacked, len(x))  # x^T g [.., d]
+            xg, g_w2 = _linear_grads(x, w1, g, stacked, len(x))
             g_w1 = _members(lambda k: torch.outer(w2[k], xg[k]), stacked, len(x))
-            g_w2 = _members(lambda k: torch.mv(w1[k], xg[k]), stacked, len(x))
             return None, g_w1, g_w2.reshape(w2_shape), g_b2, None, None
         x, w2 = ctx.saved_tensors
         a = ctx.a
@@ -192,7 +203,6 @@ def mlp_logits(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, b2: torch.Te
     as ``MLP.forward`` to rounding, one ``[n, h]`` buffer and two large products per
     training step. ``buf`` has the shape of the hidden layer (``[.., n, h]``)."""
     return _MLPLogits.apply(x, w1, w2, b2, relu, buf)
-
 
 
 def _column_sums(t: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
@@ -297,6 +307,7 @@ def bn_eval_logits(x: torch.Tensor, w1: torch.Tensor, norm: nn.BatchNorm1d, w2: 
         a.relu_()
     return torch.addmv(b2, a, w2.reshape(-1))
 
+
 @torch.no_grad()
 def sgd_step_(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor,
               b2: torch.Tensor, lr: float, relu: bool, buf: torch.Tensor,
@@ -331,8 +342,7 @@ def sgd_step_(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
         a = (torch.bmm if stacked else torch.mm)(w1, x.transpose(-1, -2), out=buf).relu_()
         logits = _members(lambda k: torch.addmv(b2[k], a[k].T, w2[k]), stacked, m)
     else:  # the linear model x (W1^T w2) + b2; the hidden layer is never formed
-        logits = _members(lambda k: torch.addmv(b2[k], x[k], torch.mv(w1[k].T, w2[k])),
-                          stacked, m)
+        logits = _linear_logits(x, w1, w2, b2, stacked, m)
     # member by member: vectorised and scalar sigmoid kernels differ in the last bit,
     # and where a row's scalar tail falls depends on the tensor it is in
     g = _members(lambda k: logits[k].sigmoid_(), stacked, m)
@@ -349,8 +359,7 @@ def sgd_step_(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
         else:
             w1.addmm_(scaled, gx, alpha=-lr)
     else:  # rank one: W1 -= lr w2 (x^T g)^T, w2 -= lr W1 (x^T g)
-        xg = _members(lambda k: torch.mv(x[k].T, g[k]), stacked, m)
-        g_w2 = _members(lambda k: torch.mv(w1[k], xg[k]), stacked, m)
+        xg, g_w2 = _linear_grads(x, w1, g, stacked, m)
         for k in range(m) if stacked else (...,):
             w1[k].addr_(w2[k], xg[k], alpha=-lr)
     w2.sub_(g_w2, alpha=lr)

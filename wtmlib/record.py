@@ -43,6 +43,13 @@ import torch.nn.functional as F
 DEFER_BELOW = 64  # batches of at least n_train / 64 keep sign vectors (see above)
 
 
+def defers(batch_size: int, n_train: int) -> bool:
+    """Whether a step on ``batch_size`` of ``n_train`` samples keeps its derivative signs
+    as two vectors, summed at the end (full and large batches), rather than adding them
+    to ``[n_train, n_hidden]`` now."""
+    return batch_size * DEFER_BELOW >= n_train
+
+
 def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
     """``A [n_pat, n]`` with ``A @ z`` the per-pattern mean of ``z [n, ...]``.
 
@@ -116,7 +123,7 @@ class Recorder:
         of the two vectors' signs."""
         s, t = torch.sign(grad_logits.detach()), torch.sign(w2.detach())
         n = len(self.sign_count)
-        if idx is not None and len(idx) * DEFER_BELOW < n:  # small batch: add it now
+        if idx is not None and not defers(len(idx), n):  # small batch: add it now
             if self.sign_sum is None:
                 self.sign_sum = torch.zeros(n, self.n_hidden, device=self.device)
             self.sign_sum.index_add_(0, idx, torch.outer(s, t))

@@ -130,16 +130,18 @@ class _MLPLogits(torch.autograd.Function):
     """Equation (1) without batch norm, with its gradient written out by hand.
 
     ReLU: forward ``a = rho(x W1^T)`` into ``buf`` (ReLU in place), ``logit = a w2 + b2``.
-    Backward, from g = dL/dlogit: dW2 = a^T g, db2 = sum g, and, since
-    dL/dz = g w2^T (.) rho'(z), the weight gradient
+    Backward, from g = dL/dlogit: db2 = sum g and, since dL/dz = g w2^T (.) rho'(z),
+    both weight gradients from one ``[h, n] @ [n, d]`` product G = rho'(z)^T (g (.) x):
 
-        dL/dW1 = w2 (.) (rho'(z)^T (g (.) x))          (one [h, n] @ [n, d] product)
+        dL/dW1 = w2 (.) G,      dL/dw2 = a^T g = (G (.) W1) 1
 
-    where rho'(z) = sign(a) is written over ``buf`` (so ``buf`` must not be reused
-    between this forward and its backward; checked). Of the two element-wise
-    products, g (.) x ``[n, d]`` or rho'(z) (.) g ``[n, h]`` (in place), the smaller is
-    formed. The obvious autograd graph makes three more passes over ``[n, h]`` (dL/da,
-    the ReLU mask, dL/dz) and allocates each. ``x`` gets no gradient.
+    (the second because a = rho'(z) (.) z and z = x W1^T: row j of G dotted with row j
+    of W1 is sum_i g_i rho'(z_ij) z_ij; no pass over ``[n, h]`` for it). rho'(z) =
+    sign(a) is written over ``buf`` (so ``buf`` must not be reused between this forward
+    and its backward; checked). Of the two element-wise products, g (.) x ``[n, d]`` or
+    rho'(z) (.) g ``[n, h]`` (in place), the smaller is formed. The obvious autograd
+    graph makes four more passes over ``[n, h]`` (dL/dW2, dL/da, the ReLU mask, dL/dz)
+    and allocates three. ``x`` gets no gradient.
 
     Linear activation (the ablation of Section 4.2.1): the network is the linear model
     logit = x v + b2 with v = W1^T w2, and the hidden layer is never formed:
@@ -162,12 +164,11 @@ class _MLPLogits(torch.autograd.Function):
         w2, b2 = w2.reshape(*w1.shape[:-2], -1), b2.reshape(*w1.shape[:-2], 1)
         stacked = x.dim() == 3
         ctx.relu = relu
+        ctx.save_for_backward(x, w1, w2)
         if not relu:  # x (W1^T w2) + b2
-            ctx.save_for_backward(x, w1, w2)
             return _linear_logits(x, w1, w2, b2, stacked, len(x))
         a = (torch.bmm if stacked else torch.mm)(x, w1.transpose(-1, -2), out=buf).relu_()
         logits = _members(lambda k: torch.mv(a[k], w2[k]), stacked, len(x)) + b2
-        ctx.save_for_backward(x, w2)
         ctx.a, ctx.version = a, a._version
         return logits
 
@@ -176,25 +177,24 @@ class _MLPLogits(torch.autograd.Function):
         stacked = g.dim() == 2
         w2_shape, b2_shape = ctx.shapes
         g_b2 = g.sum(-1).reshape(b2_shape)
+        x, w1, w2 = ctx.saved_tensors
         if not ctx.relu:
-            x, w1, w2 = ctx.saved_tensors
             xg, g_w2 = _linear_grads(x, w1, g, stacked, len(x))
             g_w1 = _members(lambda k: torch.outer(w2[k], xg[k]), stacked, len(x))
             return None, g_w1, g_w2.reshape(w2_shape), g_b2, None, None
-        x, w2 = ctx.saved_tensors
         a = ctx.a
         if a._version != ctx.version:
             raise RuntimeError("the training buffer was overwritten between a forward pass "
                                "and its backward (run backward before the next forward)")
         mm = torch.bmm if stacked else torch.mm
-        g_w2 = _members(lambda k: torch.mv(a[k].T, g[k]), stacked, len(a))
         mask = a.sign_()  # rho'(z): 1 where z > 0, else 0
         if a.shape[-1] <= x.shape[-1]:  # fewer neurons than inputs: scale the mask
-            g_w1 = mm(mask.mul_(g[..., None]).transpose(-1, -2), x)
+            big_g = mm(mask.mul_(g[..., None]).transpose(-1, -2), x)
         else:
-            g_w1 = mm(mask.transpose(-1, -2), g[..., None] * x)
+            big_g = mm(mask.transpose(-1, -2), g[..., None] * x)
         ctx.a = None
-        return None, g_w1 * w2[..., None], g_w2.reshape(w2_shape), g_b2, None, None
+        g_w2 = _members(lambda k: (big_g[k] * w1[k]).sum(-1), stacked, len(a))
+        return None, big_g * w2[..., None], g_w2.reshape(w2_shape), g_b2, None, None
 
 
 def mlp_logits(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
@@ -222,7 +222,8 @@ class _BNMLPLogits(torch.autograd.Function):
     Backward, from g = dL/dlogit, with D = rho'(u) (.) g 1^T and its column sums
     s1 = D^T 1, s2 = (D (.) zhat)^T 1:
 
-        dL/dbeta = w2 (.) s1,   dL/dgamma = w2 (.) s2,   dL/dw2 = a^T g,
+        dL/dbeta = w2 (.) s1,   dL/dgamma = w2 (.) s2,
+        dL/dw2 = a^T g = D^T u = gamma (.) s2 + beta (.) s1   (no pass over [n, h]),
         dL/dz = c (.) (D - s1/n - zhat (.) s2/n),   c = gamma (.) w2 / sqrt(var + eps),
         dL/dW1 = c (.) ((D - s1/n - zhat (.) s2/n)^T x)      (one [h, n] @ [n, d] product)
 
@@ -255,23 +256,23 @@ class _BNMLPLogits(torch.autograd.Function):
         ctx.shapes = w2.shape, b2.shape  # the output layer's own ([1, h], [1]) or flat
         w2 = w2.reshape(-1)
         logits = torch.addmv(b2, a, w2)
-        ctx.save_for_backward(x, gamma, w2, invstd)
+        ctx.save_for_backward(x, gamma, beta, w2, invstd)
         ctx.bufs, ctx.relu, ctx.versions = bufs, relu, [b._version for b in bufs[:2]]
         return logits
 
     @staticmethod
     def backward(ctx, g):
-        x, gamma, w2, invstd = ctx.saved_tensors
+        x, gamma, beta, w2, invstd = ctx.saved_tensors
         zc, a, tmp = ctx.bufs  # z - mu (zhat = invstd (.) zc is never formed), a
         if [b._version for b in (zc, a)] != ctx.versions:
             raise RuntimeError("the training buffer was overwritten between a forward pass "
                                "and its backward (run backward before the next forward)")
         n = x.shape[0]
         ones = x.new_ones(n)
-        g_w2 = torch.mv(a.T, g)
         d = (a.sign_() if ctx.relu else a.fill_(1.0)).mul_(g[:, None])  # D = rho'(u) g
         s1 = _column_sums(d, ones)
         s2 = _column_sums(torch.mul(d, zc, out=tmp), ones).mul_(invstd)
+        g_w2 = gamma * s2 + beta * s1  # a^T g = D^T u, u = gamma zhat + beta
         d.sub_(s1 / n).addcmul_(zc, (invstd * s2 / n).expand_as(zc), value=-1.0)
         c = invstd * w2 * gamma
         g_w1 = torch.mm(d.T, x).mul_(c[:, None])

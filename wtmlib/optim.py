@@ -54,11 +54,13 @@ class Layca(torch.optim.Optimizer):
                 if mode == "sgd":
                     w.add_(w.grad, alpha=-lr)
                     continue
-                norm = w.norm()
-                g = w.grad - (w.grad * w).sum() / norm**2 * w  # component orthogonal to w
-                g_norm = g.norm()
+                norm = torch.linalg.vector_norm(w)
+                # the component of the gradient orthogonal to w, g - <g, w> w / ||w||^2
+                along = torch.vdot(w.grad.reshape(-1), w.reshape(-1)) / -(norm * norm)
+                g = torch.addcmul(w.grad, w, along)
+                g_norm = torch.linalg.vector_norm(g)
                 # a gradient parallel to w (or zero) gives no rotation; no host sync here
                 scale = torch.where(g_norm > group["eps"], lr * norm / g_norm, 0.0)
-                w.sub_(g * scale)
-                w.mul_(norm / w.norm())  # back to the norm before the step
+                w.addcmul_(g, -scale)
+                w.mul_(norm / torch.linalg.vector_norm(w))  # back to the norm before the step
         return loss

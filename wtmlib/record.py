@@ -60,6 +60,13 @@ def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
     return onehot / torch.where(counts > 0, counts, torch.nan)
 
 
+def _pattern_means(w1: torch.Tensor, xbar: torch.Tensor) -> torch.Tensor:
+    """``[n_hidden, n_pat]``: W1 times each pattern's mean input (``xbar [n_pat, n_dim]``),
+    the mean pre-activation of its samples (computed as ``(xbar W1^T)^T``: on a CPU about
+    a third faster than ``W1 xbar^T``)."""
+    return torch.mm(xbar, w1.detach().T).T
+
+
 class Recorder:
     """Collects the signals listed in the module docstring during one training run."""
 
@@ -72,9 +79,14 @@ class Recorder:
         self.xbar_train = pattern_average_matrix(p_train, n_pat) @ x_train
         self.xbar_probe = (None if p_probe is None
                            else pattern_average_matrix(p_probe, n_pat) @ x_probe)
-        self.y_train = y_train.float()
+        self.y_train, self.is_1_train = y_train.float(), y_train.bool()
         self.y_probe = None if y_probe is None else y_probe.float()
-        self.difficult = difficult.bool()
+        self.is_1_probe = None if y_probe is None else y_probe.bool()
+        # the samples of each group (all, difficult, regular) as columns [n_train, 3]: one
+        # product gives every group's summed loss and number correct
+        difficult = difficult.bool()
+        self.groups = torch.stack([torch.ones_like(difficult), difficult, ~difficult], 1).float()
+        self.group_sizes = self.groups.sum(0)
         self.device, self.n_hidden = device, n_hidden
         self.sign_sum: torch.Tensor | None = None  # [n_train, n_hidden], on a mini-batch step
         self.sign_count = torch.zeros(len(p_train), device=device)  # steps that used each sample
@@ -92,26 +104,24 @@ class Recorder:
         """State after one more epoch: hidden weights ``w1 [n_hidden, n_dim]`` and the
         ``logits [n_train]`` of a pass over the whole training set."""
         logits = logits.detach()
-        self.means_train.append(w1.detach() @ self.xbar_train.T)  # [n_hidden, n_pat]
+        self.means_train.append(_pattern_means(w1, self.xbar_train))
         losses = F.binary_cross_entropy_with_logits(logits, self.y_train, reduction="none")
-        correct = ((logits > 0).float() == self.y_train).float()
-        d, r = self.difficult, ~self.difficult
-        total = losses.sum()
+        correct = ((logits > 0) == self.is_1_train).float()
+        sums = torch.stack([losses, correct]) @ self.groups  # [2, 3]: loss / correct x group
+        means = sums / self.group_sizes  # NaN for an empty group, like the mean of nothing
+        shares = sums[0, 1:] / sums[0, 0]  # of the total loss (Figure 5)
         h = self.history
-        h["loss"].append(losses.mean())
-        h["train_acc"].append(correct.mean())
-        h["share_difficult"].append(losses[d].sum() / total)
-        h["share_regular"].append(losses[r].sum() / total)
-        h["loss_difficult"].append(losses[d].mean())
-        h["loss_regular"].append(losses[r].mean())
-        h["acc_difficult"].append(correct[d].mean())
-        h["acc_regular"].append(correct[r].mean())
+        for key, value in (("loss", means[0, 0]), ("train_acc", means[1, 0]),
+                           ("share_difficult", shares[0]), ("share_regular", shares[1]),
+                           ("loss_difficult", means[0, 1]), ("loss_regular", means[0, 2]),
+                           ("acc_difficult", means[1, 1]), ("acc_regular", means[1, 2])):
+            h[key].append(value)
 
     def observe_probe(self, w1: torch.Tensor, logits: torch.Tensor) -> None:
         """The same state on the probe set (``logits [n_probe]``)."""
         logits = logits.detach()
-        self.means_probe.append(w1.detach() @ self.xbar_probe.T)
-        self.history["probe_acc"].append(((logits > 0).float() == self.y_probe).float().mean())
+        self.means_probe.append(_pattern_means(w1, self.xbar_probe))
+        self.history["probe_acc"].append(((logits > 0) == self.is_1_probe).float().mean())
         self.history["probe_loss"].append(
             F.binary_cross_entropy_with_logits(logits, self.y_probe))
 

@@ -31,7 +31,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch._dynamo  # noqa: F401  (see below)
+# torch.optim.Optimizer imports torch._dynamo (about 2.5 s here) the first time one is
+# built; importing it with this module keeps that one-off cost out of a process's first
+# run's training time (wall_s)
+import torch._dynamo  # noqa: F401
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
@@ -128,10 +131,6 @@ class TrainConfig:
         decayed = 0 <= self.lr_decay_epoch <= epoch
         return self.lr / self.lr_decay_factor if decayed else self.lr
 
-
-# ``torch.optim.Optimizer`` imports ``torch._dynamo`` (about 2.5 s here) the first time one
-# is built; it is imported with this module instead, so that a process's first run does not
-# count a library import as training time (``wall_s``).
 
 # settings that choose where a run executes, not what it computes: kept out of the cache key
 EXECUTION_FIELDS = ("device", "threads", "progress", "checkpoint_every", "checkpoint_every_s")

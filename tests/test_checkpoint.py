@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from wtmlib import cache, record, runs
+from wtmlib import cache, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.train import ModelConfig, TrainConfig, train
 
@@ -52,12 +52,11 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, regime):
     with pytest.raises(Stop):
         train(data, MODEL, cfg, callback=_interrupt_at(7), checkpoint=ckpt)
     assert ckpt.exists()
-    # a full-batch run keeps its derivative signs as two vectors per step, no
-    # [n_train, n_hidden] sum: the checkpoint does not carry one either (nor does a run
-    # on batches of at least n_train / DEFER_BELOW: 64 of 300 samples, not 4)
-    sign_sum = torch.load(ckpt, weights_only=True)["recorder"]["sign_sum"]
-    assert (sign_sum is None) == (cfg.batch_size * record.DEFER_BELOW >= TINY.n_train
-                                  or cfg.batch_size == 0)
+    # the derivative signs travel as one int8 vector pair per window of steps (here an
+    # epoch: 6 before the checkpoint), no steps left pending
+    rec = torch.load(ckpt, weights_only=True)["recorder"]
+    assert len(rec["window_s"]) == len(rec["window_t"]) == 6 and "pending" not in rec
+    assert all(v.dtype == torch.int8 and v.shape == (TINY.n_train,) for v in rec["window_s"])
     resumed = train(data, MODEL, cfg, checkpoint=ckpt)
     assert resumed.metrics["resumed_from_epoch"] == 6  # the last multiple of 2 before 7
     _assert_same_arrays(whole.arrays, resumed.arrays)

@@ -175,26 +175,29 @@ def test_recorder_exact_mini_batch(tiny):
     assert set(np.unique(np.round(total)).tolist()) >= {-epochs, epochs}
 
 
-@pytest.mark.parametrize("defer_below", [64, 1])  # batches of 2 of 4 samples: kept as
-def test_recorder_sign_accumulation_by_hand(monkeypatch, defer_below):  # vectors, added now
-    monkeypatch.setattr(record, "DEFER_BELOW", defer_below)
+@pytest.mark.parametrize("window", [1, 2, record.WINDOW])  # steps summed per window
+@pytest.mark.parametrize("w2_second", [[0.5, -0.7], [-1.0, 0.0]])  # W2's signs kept / moved
+def test_recorder_sign_accumulation_by_hand(monkeypatch, window, w2_second):
+    monkeypatch.setattr(record, "WINDOW", window)
     rec = Recorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]),
                    torch.zeros(4, dtype=torch.bool), n_pat=2, n_hidden=2)
     # sign(dL/da) = sign(dL/dlogit) sign(W2)^T: two mini-batch steps, then a full batch
     rec.observe_output_grad(torch.tensor([1.0, -0.5]), torch.tensor([0.3, -0.2]),
-                            torch.tensor([0, 1]))  # [[1, -1], [-1, 1]]
-    rec.observe_output_grad(torch.tensor([-4.0, 2.0]), torch.tensor([-1.0, 0.0]),
-                            torch.tensor([1, 2]))  # [[1, 0], [-1, 0]]
-    assert (rec.sign_sum is None) == (defer_below == 64)
-    assert len(rec.full_s) == (2 if defer_below == 64 else 0)
+                            torch.tensor([0, 1]))  # rows 0, 1: [[1, -1], [-1, 1]]
+    rec.observe_output_grad(torch.tensor([-4.0, 2.0]), torch.tensor(w2_second),
+                            torch.tensor([1, 2]))  # rows 1, 2: [-1, 1]^T sign(w2_second)
+    t2 = torch.sign(torch.tensor(w2_second)).tolist()
+    moved = t2 != [1.0, -1.0] and window > 1  # a window whose W2 changed sign
+    rec.observe_train(torch.zeros(2, 3), torch.zeros(4))  # a recorded state ends a window
+    assert len(rec.window_s) == (1 if window > 1 else 2) and not rec.pending
+    assert (rec.sign_sum is None) == (not moved)  # no [n, h] sum unless W2 moved
     rec.observe_output_grad(torch.ones(4), torch.tensor([2.0, 3.0]))  # [[1, 1]] * 4
-    rec.observe_train(torch.zeros(2, 3), torch.zeros(4))
     x = torch.arange(12.0).reshape(4, 3)
     w1 = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, -1.0]])
     got = rec.arrays(x, w1, torch.tensor([0.1, -0.3]), keep_neurons=1)
     want = np.array([[(1 + 1) / 2, (-1 + 1) / 2],
-                     [(-1 + 1 + 1) / 3, (1 + 0 + 1) / 3],
-                     [(-1 + 1) / 2, (0 + 1) / 2],
+                     [(-1 - t2[0] + 1) / 3, (1 - t2[1] + 1) / 3],
+                     [(t2[0] + 1) / 2, (t2[1] + 1) / 2],
                      [1.0, 1.0]])
     np.testing.assert_allclose(got["mean_sign"], want)
     assert got["final_neurons"].tolist() == [1]

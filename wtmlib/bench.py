@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from . import cache
 from .batched import train_many
 from .data import SyntheticConfig, make_synthetic
-from .record import defers
+from .record import WINDOW
 from .train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
                     resolve_device, train)
 
@@ -84,9 +84,9 @@ def run_flops(config: dict, metrics: dict) -> float:
     # each recorded state's pattern means, W1 times the mean input of each pattern (the
     # probe set's too): negligible beside a pass (0.2 %), not beside a linear one
     means = 2 * h * d * data.get("n_pat", 10) * (2 if t["probe"] else 1)
-    # derivative signs kept as vectors (full or large batches) are summed by one product
-    # at the end, [n, steps] @ [steps, h]
-    signs = 2 * n * h * steps if not mini or defers(t["batch_size"], n) else 0
+    # the derivative signs of each window of steps (an epoch, or WINDOW steps) are kept as
+    # two vectors, summed by one product at the end, [n, windows] @ [windows, h]
+    signs = 2 * n * h * -(-steps // WINDOW)
     return (metrics["epochs_run"] * (per_epoch + signs) + state
             + (metrics["epochs_run"] + 1) * means)
 

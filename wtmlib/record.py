@@ -21,15 +21,20 @@ recording costs no extra forward pass. The pattern means cost almost nothing: z 
 is linear in x, so a pattern's mean pre-activation is W1^T times the mean of its
 samples, one ``[n_pat, n_dim] @ [n_dim, n_hidden]`` product per epoch instead of a pass
 over ``z [n_train, n_hidden]``. The derivative signs cost almost nothing too:
-in equation (1) dL/da = dL/dlogit * W2, so sign(dL/da) is the outer product of
-sign(dL/dlogit) ``[batch]`` and sign(W2) ``[n_hidden]``. A full-batch step keeps just
-these two vectors (int8); they are summed by one matrix product at the end. So does a
-step on a batch of at least ``1/DEFER_BELOW`` of the training set (Appendix A.1's
-batches of 20000), its sign vector padded with zeros to the whole set: the product
-then costs 2 n_train n_hidden FLOPs a step at the matmul rate, less than adding the
-outer product now (element-wise, about 50 ms a step on those shapes). A smaller
-mini-batch step (Section 3.1's 64) adds its ``[batch, n_hidden]`` outer product to the
-rows it used. Either way the sums are small integers, exact in float32: the same bits.
+in equation (1) dL/da = dL/dlogit * W2, so sign(dL/da) of sample i at step k is
+s_ik t_k, with s_k = sign(dL/dlogit) ``[batch]`` and t_k = sign(W2) ``[n_hidden]``.
+A step keeps just these two vectors. At each recorded state (or after ``WINDOW``
+steps) the window of steps since the last one is summed as
+
+    sum_k s_k t_k^T = (sum_k s_k) t_0^T + sum_k s_k (t_k - t_0)^T
+
+(s_k scattered to the rows of its batch): the first term is two vectors again (int8),
+summed with the other windows' by one ``[n_train, windows] @ [windows, n_hidden]``
+product at the end; the second is zero except in the neurons whose W2 changed sign
+within the window (most windows: none; a few neurons near W2 = 0 otherwise), added now
+to those columns only. No step touches an ``[n_train, n_hidden]`` tensor (an SGD step
+at batch 64 used to add its ``[64, n_hidden]`` outer product: a tenth of the step's
+time). The sums are small integers, exact in float32: the same bits in any order.
 
 ``state()`` / ``restore()`` hand everything to a checkpoint and back (tensors and
 lists of tensors only, so a checkpoint loads with ``torch.load(weights_only=True)``).
@@ -40,14 +45,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-DEFER_BELOW = 64  # batches of at least n_train / 64 keep sign vectors (see above)
-
-
-def defers(batch_size: int, n_train: int) -> bool:
-    """Whether a step on ``batch_size`` of ``n_train`` samples keeps its derivative signs
-    as two vectors, summed at the end (full and large batches), rather than adding them
-    to ``[n_train, n_hidden]`` now."""
-    return batch_size * DEFER_BELOW >= n_train
+WINDOW = 127  # at most this many steps' derivative signs summed into one int8 vector
 
 
 def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
@@ -88,12 +86,14 @@ class Recorder:
         self.groups = torch.stack([torch.ones_like(difficult), difficult, ~difficult], 1).float()
         self.group_sizes = self.groups.sum(0)
         self.device, self.n_hidden = device, n_hidden
-        self.sign_sum: torch.Tensor | None = None  # [n_train, n_hidden], on a mini-batch step
+        # sum of sign(dL/da) [n_train, n_hidden], only where W2's sign moved within a window
+        self.sign_sum: torch.Tensor | None = None
         self.sign_count = torch.zeros(len(p_train), device=device)  # steps that used each sample
-        # per full-batch (or large-batch) step: sign(dL/dlogit) [n_train] int8, 0 for the
-        # samples the step did not use, and sign(W2) [n_hidden] int8
-        self.full_s: list[torch.Tensor] = []
-        self.full_t: list[torch.Tensor] = []
+        # the steps since the last window: (samples or None, sign(dL/dlogit), sign(W2))
+        self.pending: list[tuple] = []
+        # per window: the summed sign(dL/dlogit) [n_train] and its first sign(W2) [n_hidden]
+        self.window_s: list[torch.Tensor] = []
+        self.window_t: list[torch.Tensor] = []
         self.means_train: list[torch.Tensor] = []  # each [n_hidden, n_pat]
         self.means_probe: list[torch.Tensor] = []
         self.history: dict[str, list[torch.Tensor]] = {k: [] for k in (
@@ -104,6 +104,7 @@ class Recorder:
         """State after one more epoch: hidden weights ``w1 [n_hidden, n_dim]`` and the
         ``logits [n_train]`` of a pass over the whole training set."""
         logits = logits.detach()
+        self._close_window()
         self.means_train.append(_pattern_means(w1, self.xbar_train))
         losses = F.binary_cross_entropy_with_logits(logits, self.y_train, reduction="none")
         correct = ((logits > 0) == self.is_1_train).float()
@@ -129,39 +130,52 @@ class Recorder:
                             idx: torch.Tensor | None = None) -> None:
         """One training step's dL/dlogit ``[batch]`` and the output weights W2
         ``[n_hidden]`` that produced it, for training samples ``idx`` (``None``: the full
-        batch, in order). Only the sign of dL/da = dL/dlogit W2^T is kept, as the product
-        of the two vectors' signs."""
-        s, t = torch.sign(grad_logits.detach()), torch.sign(w2.detach())
+        batch, in order; a batch holds each sample at most once). Only the sign of
+        dL/da = dL/dlogit W2^T is kept, as the two vectors' signs (module docstring)."""
+        self.pending.append((idx, torch.sign(grad_logits.detach()), torch.sign(w2.detach())))
+        if len(self.pending) == WINDOW:
+            self._close_window()
+
+    def _close_window(self) -> None:
+        """Sum the pending steps' derivative signs (module docstring): one vector pair,
+        and the columns of the neurons whose W2 changed sign within the window."""
+        if not self.pending:
+            return
+        idxs, ss, ts = zip(*self.pending)
+        self.pending = []
         n = len(self.sign_count)
-        if idx is not None and not defers(len(idx), n):  # small batch: add it now
+        idx = torch.cat([torch.arange(n, device=self.device) if i is None else i for i in idxs])
+        s, t = torch.cat(ss), torch.stack(ts)  # [samples used], [steps, n_hidden]
+        self.sign_count.index_add_(0, idx, torch.ones_like(s))
+        self.window_s.append(s.new_zeros(n).index_add_(0, idx, s).to(torch.int8))
+        self.window_t.append(t[0].to(torch.int8))
+        moved = (t != t[0]).any(0).nonzero()[:, 0]
+        if len(moved):  # s_k (t_k - t_0) in those columns, for each step's samples
+            step = torch.arange(len(ss), device=self.device).repeat_interleave(
+                torch.tensor([len(v) for v in ss], device=self.device))
             if self.sign_sum is None:
                 self.sign_sum = torch.zeros(n, self.n_hidden, device=self.device)
-            self.sign_sum.index_add_(0, idx, torch.outer(s, t))
-            self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
-            return
-        if idx is None:
-            self.sign_count += 1
-        else:  # a large batch: its sign vector over the whole set, 0 for unused samples
-            s = s.new_zeros(n).index_copy_(0, idx, s)
-            self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=s.device))
-        self.full_s.append(s.to(torch.int8))
-        self.full_t.append(t.to(torch.int8))
+            self.sign_sum.index_put_((idx[:, None], moved),
+                                     (t[:, moved] - t[0, moved])[step] * s[:, None],
+                                     accumulate=True)
 
     def sign_totals(self) -> torch.Tensor:
         """Sum over steps of sign(dL/da), ``[n_train, n_hidden]`` (exact: small integers)."""
+        self._close_window()
         total = torch.zeros(len(self.sign_count), self.n_hidden, device=self.device)
         if self.sign_sum is not None:
             total += self.sign_sum
-        if self.full_s:
-            s = torch.stack(self.full_s).float()  # [steps, n_train]
-            t = torch.stack(self.full_t).float()  # [steps, n_hidden]
+        if self.window_s:
+            s = torch.stack(self.window_s).float()  # [windows, n_train]
+            t = torch.stack(self.window_t).float()  # [windows, n_hidden]
             total.addmm_(s.T, t)
         return total
 
     def state(self) -> dict:
-        """Everything recorded so far (for a checkpoint)."""
+        """Everything recorded so far (for a checkpoint; the pending steps summed first)."""
+        self._close_window()
         return {"sign_sum": self.sign_sum, "sign_count": self.sign_count,
-                "full_s": self.full_s, "full_t": self.full_t, "means_train": self.means_train,
+                "window_s": self.window_s, "window_t": self.window_t, "means_train": self.means_train,
                 "means_probe": self.means_probe, "history": self.history}
 
     def restore(self, state: dict) -> None:

@@ -202,7 +202,8 @@ class _Passes:
         with torch.set_grad_enabled(grad):
             if self.norm is None:
                 logits = mlp_logits(x, m.hidden.weight, m.out.weight, m.out.bias, relu,
-                                    self.buffers.get(kind, shape, x))
+                                    self.buffers.get(kind, shape, x),
+                                    self.buffers.get(f"{kind} g x", x.shape, x) if grad else None)
             elif grad:
                 bufs = [self.buffers.get(f"{kind} {i}", shape, x) for i in range(3)]
                 logits = bn_mlp_logits(x, m.hidden.weight, self.norm, m.out.weight,
@@ -219,15 +220,14 @@ class _Passes:
         return torch.index_select(x, 0, idx,
                                   out=self.buffers.get(name, (len(idx), *x.shape[1:]), x))
 
-    def sgd_step(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, lr: float,
-                 on_grad=None) -> None:
-        """One plain SGD step on the samples ``idx`` of ``x``, ``y`` through ``sgd_step_``
-        (the update written out; ``on_grad(dL/dlogit)`` before the weights move)."""
+    def sgd_step(self, x: torch.Tensor, y: torch.Tensor, lr: float, on_grad=None) -> None:
+        """One plain SGD step on the mini-batch ``x``, ``y`` through ``sgd_step_`` (the
+        update written out; ``x`` is overwritten; ``on_grad(dL/dlogit)`` before the weights
+        move)."""
         m = self.model
-        sgd_step_(self.gather(x, idx, "step x"), self.gather(y, idx, "step y"),
-                  m.hidden.weight.detach(), m.w2.detach(), m.out.bias.detach(), lr,
+        sgd_step_(x, y, m.hidden.weight.detach(), m.w2.detach(), m.out.bias.detach(), lr,
                   isinstance(m.act, torch.nn.ReLU),
-                  self.buffers.get("step", (m.hidden.out_features, len(idx)), x), on_grad)
+                  self.buffers.get("step", (m.hidden.out_features, len(x)), x), on_grad)
 
 
 def _data_digest(data) -> str:
@@ -388,16 +388,19 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
                 break
             set_lr(opt, cfg, epoch)
             perm = torch.randperm(len(x), generator=order_gen).to(device)
-            for idx in perm.split(cfg.batch_size):
+            # the epoch's samples in batch order, gathered once: each step's batch is a
+            # slice (one gather an epoch instead of two a step)
+            xs, ys = passes.gather(x, perm, "epoch x"), passes.gather(yf, perm, "epoch y")
+            for start in range(0, len(x), cfg.batch_size):
+                batch = slice(start, start + cfg.batch_size)
+                idx = perm[batch]
                 callback("step", step, model)
                 if hand_sgd:
-                    passes.sgd_step(x, yf, idx, cfg.lr_at(epoch), on_grad(idx))
+                    passes.sgd_step(xs[batch], ys[batch], cfg.lr_at(epoch), on_grad(idx))
                 else:
                     opt.zero_grad(set_to_none=True)
-                    logits = passes.logits(passes.gather(x, idx, "step x"), "step", grad=True,
-                                           on_grad=on_grad(idx))
-                    F.binary_cross_entropy_with_logits(
-                        logits, passes.gather(yf, idx, "step y")).backward()
+                    logits = passes.logits(xs[batch], "step", grad=True, on_grad=on_grad(idx))
+                    F.binary_cross_entropy_with_logits(logits, ys[batch]).backward()
                     opt.step()
                 step += 1
             epochs_run = epoch + 1

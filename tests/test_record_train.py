@@ -2,6 +2,7 @@
 
 import copy
 import math
+import time
 
 import numpy as np
 import pytest
@@ -280,6 +281,20 @@ def test_section3_preset():
     assert (cfg.optimizer, cfg.lr, cfg.batch_size, cfg.until_fit, cfg.epochs) == \
         ("sgd", 1.0, 64, True, 7)
     assert cfg.lr_at(10_000) == 1.0
+
+
+@pytest.mark.parametrize("model_cfg, cfg", [
+    (MODEL, TrainConfig(epochs=3, device="cpu", progress=False)),
+    (MODEL, TrainConfig.section3(epochs=2, batch_size=64, until_fit=False, device="cpu",
+                                 progress=False)),  # the written-out SGD step
+    (ModelConfig(n_hidden=12, batchnorm=True),  # mini-batches through autograd
+     TrainConfig(epochs=2, batch_size=100, device="cpu", progress=False)),
+])
+def test_wall_time_is_the_time_train_took(tiny, model_cfg, cfg):
+    """``wall_s`` (the training time the Speed page adds up) lies within the call."""
+    start = time.perf_counter()
+    out = train(tiny, model_cfg, cfg)
+    assert 0 < out.metrics["wall_s"] <= time.perf_counter() - start
 
 
 @pytest.mark.parametrize("cfg", [

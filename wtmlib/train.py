@@ -391,8 +391,8 @@ def train(data, model_cfg: ModelConfig = ModelConfig(), cfg: TrainConfig = Train
             # the epoch's samples in batch order, gathered once: each step's batch is a
             # slice (one gather an epoch instead of two a step)
             xs, ys = passes.gather(x, perm, "epoch x"), passes.gather(yf, perm, "epoch y")
-            for start in range(0, len(x), cfg.batch_size):
-                batch = slice(start, start + cfg.batch_size)
+            for first in range(0, len(x), cfg.batch_size):
+                batch = slice(first, first + cfg.batch_size)
                 idx = perm[batch]
                 callback("step", step, model)
                 if hand_sgd:

@@ -9,9 +9,7 @@ import torch.nn.functional as F
 
 from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib import model as model_module
-from wtmlib.model import (MLP, bn_eval_logits, bn_mlp_logits, mlp_logits, rows_mv,
-                          sgd_step_)
+from wtmlib.model import MLP, bn_eval_logits, bn_mlp_logits, mlp_logits, sgd_step_
 from wtmlib.optim import Layca
 from wtmlib.train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
                           set_lr, train)
@@ -319,19 +317,14 @@ def test_sgd_training_matches_a_reference_autograd_loop(tiny, activation):
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
-# more neurons than inputs (scales x), fewer (the mask), one
-@pytest.mark.parametrize("h", [30, 10, 1])
-@pytest.mark.parametrize("n", [50, 8200])  # 8200 rows of 1024: logits in two halves (rows_mv)
-def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation, h, n, monkeypatch):
+@pytest.mark.parametrize("h", [30, 10])  # more neurons than inputs (scales x), fewer (the mask)
+def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation, h):
     """The hand-written gradient of eq. (1) (``mlp_logits``) against autograd through
     ``MLP.forward``, in float64: one model, and a stack of three."""
     torch.manual_seed(0)
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)  # split as on 2 cores
-    monkeypatch.setattr(model_module, "_helper", None)
-    monkeypatch.setattr(model_module, "_SPLIT_FROM", 8200 * 10)
     models = [MLP(20, h, activation).double() for _ in range(3)]
-    x = torch.randn(3, n, 20, dtype=torch.float64)
-    y = (torch.rand(3, n) > 0.5).double()
+    x = torch.randn(3, 50, 20, dtype=torch.float64)
+    y = (torch.rand(3, 50) > 0.5).double()
     for m, xm, ym in zip(models, x, y):
         F.binary_cross_entropy_with_logits(m(xm), ym).backward()
     want = [[p.grad.clone() for p in m.parameters()] for m in models]
@@ -340,7 +333,7 @@ def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation, h, n, mo
     single = models[0]
     single.zero_grad()
     logits = mlp_logits(x[0], single.hidden.weight, single.w2, single.out.bias[0],
-                        activation == "relu", torch.empty(n, h, dtype=torch.float64))
+                        activation == "relu", torch.empty(50, h, dtype=torch.float64))
     torch.testing.assert_close(logits.detach(), want_logits[0])
     F.binary_cross_entropy_with_logits(logits, y[0]).backward()
     for p, g in zip(single.parameters(), want[0]):
@@ -349,14 +342,13 @@ def test_mlp_logits_gives_the_autograd_logits_and_gradients(activation, h, n, mo
     w1, w2, b2 = (torch.stack([get(m) for m in models]).detach().requires_grad_()
                   for get in (lambda m: m.hidden.weight, lambda m: m.w2, lambda m: m.out.bias[0]))
     logits = mlp_logits(x, w1, w2, b2, activation == "relu",
-                        torch.empty(3, n, h, dtype=torch.float64))
+                        torch.empty(3, 50, h, dtype=torch.float64))
     torch.testing.assert_close(logits.detach(), want_logits)
     sum(F.binary_cross_entropy_with_logits(lg, yk) for lg, yk in zip(logits, y)).backward()
     for k in range(3):
         torch.testing.assert_close(w1.grad[k], want[k][0])
         torch.testing.assert_close(w2.grad[k], want[k][1][0])
         torch.testing.assert_close(b2.grad[k], want[k][2][0])
-    assert (model_module._helper is not None) == (n == 8200 and h >= 10 and activation == "relu")
 
 
 @pytest.mark.parametrize("activation", ["relu", "linear"])
@@ -399,27 +391,6 @@ def test_sgd_step_is_autograd_and_torch_sgd(activation):
         torch.testing.assert_close(w1[k], want[k]["hidden.weight"])
         torch.testing.assert_close(w2[k], want[k]["out.weight"][0])
         torch.testing.assert_close(b2[k], want[k]["out.bias"][0])
-
-
-@pytest.mark.parametrize("n", [8400, 15000, 20001])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_rows_mv_runs_two_halves_with_the_bits_of_one_product(n, dtype):
-    torch.manual_seed(n)
-    a, v = torch.randn(n, 1000, dtype=dtype).relu_(), torch.randn(1000, dtype=dtype)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        model_module._helper = None
-        with torch.no_grad():
-            got = rows_mv(a, v)
-        assert model_module._helper is not None  # the split path ran
-        assert torch.equal(got, torch.mv(a, v))
-        # under autograd it is torch.mv itself (the helper thread keeps no graph)
-        w = v.clone().requires_grad_()
-        rows_mv(a, w).sum().backward()
-        torch.testing.assert_close(w.grad.double(), a.double().sum(0), rtol=1e-5, atol=0)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def test_mlp_logits_refuses_a_buffer_overwritten_before_backward():

@@ -106,40 +106,6 @@ class Buffers:
         return self._store[key]
 
 
-_SPLIT_FROM = 2**23  # matrices of at least this many elements: matrix-vector products in halves
-_helper = None  # the thread that takes half of a large matrix-vector product (CPU)
-
-
-def rows_mv(a: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """``a @ v`` for a matrix ``a [n, h]`` (rows contiguous) and a vector ``v [h]``.
-
-    On a CPU, MKL's matrix-vector product runs on one core and is bound by its memory
-    traffic (about 7 ms for the logits of ``[15000, 1000]`` here). For a matrix of at
-    least ``_SPLIT_FROM`` elements and two or more threads, the two halves run at once,
-    the second on a helper thread (about 5 ms; a full-batch epoch 2-3 % faster). The
-    cut falls at a multiple of 8 rows, where each row's dot product is computed as in
-    the whole product: the same bits (tested). Smaller matrices (the linear ablation's
-    ``[15000, 500]``, one neuron) gained nothing in training, where waking the helper
-    costs about what it saves. Elsewhere (a GPU, one thread, strided rows, a graph to
-    build: the helper thread keeps none) it is ``torch.mv``.
-    """
-    global _helper
-    if (a.device.type != "cpu" or a.numel() < _SPLIT_FROM or a.stride(-1) != 1
-            or torch.get_num_threads() < 2 or torch.is_grad_enabled()):
-        return torch.mv(a, v)
-    if _helper is None:
-        import concurrent.futures  # noqa: PLC0415
-
-        _helper = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="wtm-mv")
-    n = a.shape[0]
-    cut = n // 2 // 8 * 8
-    out = a.new_empty(n)
-    second = _helper.submit(torch.mv, a[cut:].detach(), v.detach(), out=out[cut:])
-    torch.mv(a[:cut], v, out=out[:cut])
-    second.result()
-    return out
-
-
 def _members(fn, stacked: bool, m: int) -> torch.Tensor:
     """``fn(k)`` for each member ``k`` of a stack of ``m`` models, stacked; ``fn(...)``
     (all of a single model's tensors) otherwise. A stack's members go through the
@@ -203,7 +169,7 @@ class _MLPLogits(torch.autograd.Function):
         if not relu:  # x (W1^T w2) + b2
             return _linear_logits(x, w1, w2, b2, stacked, len(x))
         a = (torch.bmm if stacked else torch.mm)(x, w1.transpose(-1, -2), out=buf).relu_()
-        logits = _members(lambda k: rows_mv(a[k], w2[k]), stacked, len(x)) + b2
+        logits = _members(lambda k: torch.mv(a[k], w2[k]), stacked, len(x)) + b2
         ctx.a, ctx.version = a, a._version
         return logits
 
@@ -292,7 +258,7 @@ class _BNMLPLogits(torch.autograd.Function):
             a.relu_()
         ctx.shapes = w2.shape, b2.shape  # the output layer's own ([1, h], [1]) or flat
         w2 = w2.reshape(-1)
-        logits = rows_mv(a, w2) + b2
+        logits = torch.addmv(b2, a, w2)
         ctx.save_for_backward(x, gamma, beta, w2, invstd)
         ctx.bufs, ctx.relu, ctx.versions = bufs, relu, [b._version for b in bufs[:2]]
         return logits
@@ -343,7 +309,7 @@ def bn_eval_logits(x: torch.Tensor, w1: torch.Tensor, norm: nn.BatchNorm1d, w2: 
     a = torch.addmm(t, x, (w1 * s[:, None]).T, out=buf)
     if relu:
         a.relu_()
-    return rows_mv(a, w2.reshape(-1)) + b2
+    return torch.addmv(b2, a, w2.reshape(-1))
 
 
 @torch.no_grad()

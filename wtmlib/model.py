@@ -140,8 +140,8 @@ class _MLPLogits(torch.autograd.Function):
     sign(a) is written over ``buf`` (so ``buf`` must not be reused between this forward
     and its backward; checked). Of the two element-wise products, g (.) x ``[n, d]`` (into
     ``gx_buf`` when given: a fresh ``[15000, 500]`` tensor costs 10 ms of page faults, more
-    than the product) or rho'(z) (.) g ``[n, h]`` (in place), the smaller is formed. The obvious autograd
-    graph makes four more passes over ``[n, h]`` (dL/dW2, dL/da, the ReLU mask, dL/dz)
+    than the product) or rho'(z) (.) g ``[n, h]`` (in place), the smaller is formed. The
+    obvious autograd graph makes four more passes over ``[n, h]`` (dL/dW2, dL/da, the ReLU mask, dL/dz)
     and allocates three. ``x`` gets no gradient.
 
     Linear activation (the ablation of Section 4.2.1): the network is the linear model

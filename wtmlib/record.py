@@ -32,9 +32,9 @@ steps) the window of steps since the last one is summed as
 summed with the other windows' by one ``[n_train, windows] @ [windows, n_hidden]``
 product at the end; the second is zero except in the neurons whose W2 changed sign
 within the window (in a Section 3 run: 300 of 1000 neurons in the first window, a few
-by the tenth epoch, none later), added now to those columns only. No step touches an ``[n_train, n_hidden]`` tensor (an SGD step
-at batch 64 used to add its ``[64, n_hidden]`` outer product: a tenth of the step's
-time). The sums are small integers, exact in float32: the same bits in any order.
+by the tenth epoch, none later), added now to those columns only. No step touches an
+``[n_train, n_hidden]`` tensor (an SGD step at batch 64 used to add its
+``[64, n_hidden]`` outer product: a tenth of the step's time). The sums are small integers, exact in float32: the same bits in any order.
 
 ``state()`` / ``restore()`` hand everything to a checkpoint and back (tensors and
 lists of tensors only, so a checkpoint loads with ``torch.load(weights_only=True)``).

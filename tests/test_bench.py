@@ -106,3 +106,55 @@ def test_report_prints_the_stored_floor_at_both_rates_and_in_all(capsys):
     assert "floor      2 s (1 s)" in lines["a"] and "2.50x the floor (5.00x)" in lines["a"]
     assert "3 runs" in lines["all"] and "floor      3 s (2 s)" in lines["all"]
     assert "2.00x the floor (4.00x)" in lines["all"]
+
+
+def test_rate_probe_measures_again_only_when_its_last_rate_is_old(monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "matmul_rate", lambda *a, **k: calls.append(a) or 100.0 + len(calls))
+    probe = bench.RateProbe(every_s=3600)
+    assert probe.rate("cpu") == probe.rate(torch.device("cpu")) == 101.0 and len(calls) == 1
+    assert calls[0][:3] == (bench.N, bench.D, bench.H)  # the paper's shapes
+    probe.every_s = 0
+    assert probe.rate("cpu") == 102.0 and len(calls) == 2
+
+
+def test_probed_runs_store_the_rate_and_the_same_numbers(tmp_path, monkeypatch):
+    """With $WTM_PROBE_RATE=1 a run's metrics hold the rate before and after it; the key
+    and the arrays are those of an unprobed run (the probe draws from its own generator),
+    and ``stored_summary`` gives the floor at those rates."""
+    cfg = TrainConfig(epochs=2, progress=False, device="cpu")
+    plain = runs.run(DATA, MODEL, cfg, experiment="plain", root=tmp_path)
+    monkeypatch.setattr(runs, "_PROBE", bench.RateProbe(every_s=0))
+    monkeypatch.setenv(bench.PROBE_ENV, "1")
+    torch.manual_seed(0)  # the global generator: the probe must not draw from it
+    state = torch.random.get_rng_state()
+    probed = runs.run(DATA, MODEL, cfg, experiment="probed", root=tmp_path)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert probed.key == plain.key
+    assert plain.metrics.get("matmul_gflops") is None
+    before, after = probed.metrics["matmul_gflops"]
+    assert before > 0 and after > 0 and before != after  # every_s=0: two measurements
+    for name, value in plain.arrays.items():
+        assert torch.equal(torch.as_tensor(probed.arrays[name]), torch.as_tensor(value)), name
+    row = bench.stored_summary(100.0, tmp_path)["probed"]
+    flop = bench.run_flops(probed.config, probed.metrics) / 1e9
+    assert row["probed"] == 1 and row["probed_wall_s"] == pytest.approx(probed.metrics["wall_s"])
+    assert row["probed_floor_s"] == pytest.approx(flop / ((before + after) / 2))
+    assert bench.stored_summary(100.0, tmp_path)["plain"]["probed"] == 0
+
+
+def test_report_prints_the_floor_at_the_probed_rates(capsys):
+    stored = {"a": {"runs": 2, "gflop": 200.0, "wall_s": 5.0, "floor_s": 1.0, "probed": 2,
+                    "probed_floor_s": 4.0, "probed_wall_s": 5.0},
+              "b": {"runs": 1, "gflop": 100.0, "wall_s": 1.0, "floor_s": 0.5, "probed": 0,
+                    "probed_floor_s": 0.0, "probed_wall_s": 0.0}}
+    rep = {"device": "cpu", "threads": 2, "torch": "x", "matmul_gflops": 200.0,
+           "matmul_gflops_median": 100.0, "matmul64_gflops": 50.0, "rows": {}, "rounds": 1,
+           "recording_overhead": 0.0, "autograd_over_plain": 1.0, "naive_over_recorded": 1.0,
+           "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0, "stored": stored}
+    bench.print_report(rep)
+    out = capsys.readouterr().out
+    probed = out[out.index("measured around each run"):].splitlines()[1:]
+    assert [line.split()[0] for line in probed] == ["a", "all"]  # b has no probed runs
+    assert all("2 runs  floor      4 s  measured      5 s  1.25x the floor" in line
+               for line in probed)

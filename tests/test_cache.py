@@ -280,4 +280,21 @@ def test_code_hash_covers_every_number_making_module(monkeypatch):
     real = cache.code_text
     monkeypatch.setattr(cache, "code_text", lambda src: real(src) + ("x" if "Layca" in src
                                                                      and "class" in src else ""))
+    cache._code_text_of.cache_clear()  # the texts remembered by source
+    assert cache.code_hash() != base
+    monkeypatch.undo()
+    cache._code_text_of.cache_clear()
+    assert cache.code_hash() == base
+
+
+def test_code_hash_follows_an_edited_module(tmp_path, monkeypatch):
+    """The texts are remembered by source, not by file: an edit changes the hash at once."""
+    here = Path(wtmlib.__file__).resolve().parent
+    for name in cache.CODE_MODULES:
+        (tmp_path / name).write_text((here / name).read_text())
+    monkeypatch.setattr(cache, "__file__", str(tmp_path / "cache.py"))
+    base = cache.code_hash()
+    assert cache.code_hash() == base
+    optim = tmp_path / "optim.py"
+    optim.write_text(optim.read_text() + "\nEXTRA = 1\n")
     assert cache.code_hash() != base

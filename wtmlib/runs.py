@@ -7,15 +7,18 @@ stores the result under its configuration's hash; the same call again loads it.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, replace
 
 from . import cache
+from .bench import PROBE_ENV, RateProbe
 from .data import SyntheticConfig, make_synthetic
-from .train import EXECUTION_FIELDS, ModelConfig, TrainConfig, train
+from .train import EXECUTION_FIELDS, ModelConfig, TrainConfig, resolve_device, train
 
 
 # where data files lie and whether to fetch them: they do not change the arrays
 DATA_LOCATION_FIELDS = ("root", "download")
+_PROBE = RateProbe()  # one per process: its rate is re-measured at most every two minutes
 
 
 def load_data(data_cfg):
@@ -45,6 +48,8 @@ def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
     While it trains, the run checkpoints (``checkpoint_every`` epochs and
     ``checkpoint_every_s`` seconds apart, ``wtmlib.train.train``)
     beside its future result; a killed run started again resumes from there.
+    With ``$WTM_PROBE_RATE=1`` the metrics also hold the machine's matmul rate before
+    and after the run (``wtmlib.bench.RateProbe``; not part of the result's key).
     """
     config = run_config(data_cfg, model_cfg, train_cfg)
     ckpt = cache.checkpoint_path(experiment, cache.config_key(config), root)
@@ -52,7 +57,14 @@ def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
         ckpt.unlink(missing_ok=True)
 
     def compute():
-        out = train(load_data(data_cfg), model_cfg, train_cfg, checkpoint=ckpt)
+        data = load_data(data_cfg)
+        probe = os.environ.get(PROBE_ENV) == "1"
+        if probe:  # the machine's matmul rate around the run, for its FLOP floor
+            before = _PROBE.rate(resolve_device(train_cfg.device))
+        out = train(data, model_cfg, train_cfg, checkpoint=ckpt)
+        if probe:
+            out.metrics["matmul_gflops"] = [before,
+                                            _PROBE.rate(resolve_device(train_cfg.device))]
         return out.arrays, out.metrics
 
     result = cache.cached(experiment, config, compute, root=root, refresh=refresh)

@@ -128,7 +128,8 @@ class RateProbe:
     FLOP floor can use the machine's speed during that run instead of a rate measured
     later (``stored_summary``): on a shared machine the two differ by tens of percent.
     A probe costs about a second; once every two minutes, and after every run longer
-    than that, it adds about 1 % to a paper build."""
+    than that, it came to 19 probes in a 49-minute paper build (each notebook is a
+    process of its own, with its own probe): about 20 s, 0.7 %."""
 
     def __init__(self, every_s: float = PROBE_EVERY_S):
         self.every_s, self.last = every_s, {}

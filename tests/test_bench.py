@@ -92,14 +92,18 @@ def test_stored_summary_adds_up_runs_of_this_code_only(tmp_path):
     assert row["floor_s"] == pytest.approx(row["gflop"] / 100.0)
 
 
+def _report(stored: dict) -> dict:
+    """A bench report with matmul rates 200 (best) and 100 (median) GFLOP/s, no rows."""
+    return {"device": "cpu", "threads": 2, "torch": "x", "matmul_gflops": 200.0,
+            "matmul_gflops_median": 100.0, "matmul64_gflops": 50.0, "rows": {}, "rounds": 1,
+            "recording_overhead": 0.0, "autograd_over_plain": 1.0, "naive_over_recorded": 1.0,
+            "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0, "stored": stored}
+
+
 def test_report_prints_the_stored_floor_at_both_rates_and_in_all(capsys):
     stored = {"a": {"runs": 2, "gflop": 200.0, "wall_s": 5.0, "floor_s": 1.0},
               "b": {"runs": 1, "gflop": 100.0, "wall_s": 1.0, "floor_s": 0.5}}
-    rep = {"device": "cpu", "threads": 2, "torch": "x", "matmul_gflops": 200.0,
-           "matmul_gflops_median": 100.0, "matmul64_gflops": 50.0, "rows": {}, "rounds": 1,
-           "recording_overhead": 0.0, "autograd_over_plain": 1.0, "naive_over_recorded": 1.0,
-           "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0, "stored": stored}
-    bench.print_report(rep)
+    bench.print_report(_report(stored))
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()
              if line.startswith("  ")}
     # floor at the median rate 100 GFLOP/s: 2 s for a, 3 s in all; at the best rate 1.5 s
@@ -148,11 +152,7 @@ def test_report_prints_the_floor_at_the_probed_rates(capsys):
                     "probed_floor_s": 4.0, "probed_wall_s": 5.0},
               "b": {"runs": 1, "gflop": 100.0, "wall_s": 1.0, "floor_s": 0.5, "probed": 0,
                     "probed_floor_s": 0.0, "probed_wall_s": 0.0}}
-    rep = {"device": "cpu", "threads": 2, "torch": "x", "matmul_gflops": 200.0,
-           "matmul_gflops_median": 100.0, "matmul64_gflops": 50.0, "rows": {}, "rounds": 1,
-           "recording_overhead": 0.0, "autograd_over_plain": 1.0, "naive_over_recorded": 1.0,
-           "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0, "stored": stored}
-    bench.print_report(rep)
+    bench.print_report(_report(stored))
     out = capsys.readouterr().out
     probed = out[out.index("measured around each run"):].splitlines()[1:]
     assert [line.split()[0] for line in probed] == ["a", "all"]  # b has no probed runs

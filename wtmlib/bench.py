@@ -91,6 +91,11 @@ def run_flops(config: dict, metrics: dict) -> float:
             + (metrics["epochs_run"] + 1) * means)
 
 
+def device_sync(dev: torch.device):
+    """What waits for ``dev``'s queued work before a clock is read (nothing on the CPU)."""
+    return torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+
 def matmul_rate(n: int, d: int, h: int, device, sync, repeat: int = 5) -> float:
     """GFLOP/s of a training step's two products on these shapes, the forward
     ``[n, d] @ [d, h]`` and the weight gradient ``[h, n] @ [n, d]``, written into reused
@@ -138,8 +143,7 @@ class RateProbe:
         dev = torch.device(device)
         when, value = self.last.get(str(dev), (-float("inf"), 0.0))
         if time.perf_counter() - when > self.every_s:
-            sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-            value = matmul_rate(N, D, H, dev, sync, repeat=2)
+            value = matmul_rate(N, D, H, dev, device_sync(dev), repeat=2)
             self.last[str(dev)] = (time.perf_counter(), value)
         return value
 
@@ -232,7 +236,7 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
     if threads:
         torch.set_num_threads(threads)
     dev = resolve_device(device)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    sync = device_sync(dev)
     data = make_synthetic(SyntheticConfig())
     base = TrainConfig(epochs=epochs + 1, lr_decay_epoch=-1, progress=False, device=str(dev))
     sgd = TrainConfig.section3(epochs=max(3, epochs // 2), until_fit=False, probe=False,

@@ -59,12 +59,11 @@ def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
     def compute():
         data = load_data(data_cfg)
         probe = os.environ.get(PROBE_ENV) == "1"
-        if probe:  # the machine's matmul rate around the run, for its FLOP floor
-            before = _PROBE.rate(resolve_device(train_cfg.device))
+        dev = resolve_device(train_cfg.device)
+        before = _PROBE.rate(dev) if probe else None  # the machine around the run
         out = train(data, model_cfg, train_cfg, checkpoint=ckpt)
         if probe:
-            out.metrics["matmul_gflops"] = [before,
-                                            _PROBE.rate(resolve_device(train_cfg.device))]
+            out.metrics["matmul_gflops"] = [before, _PROBE.rate(dev)]
         return out.arrays, out.metrics
 
     result = cache.cached(experiment, config, compute, root=root, refresh=refresh)

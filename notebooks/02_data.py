@@ -24,19 +24,19 @@
 # on the arrays themselves, that it is what the paper describes.
 
 # %% tags=["parameters"]
-n_dim = 500  # input dimension (Section 2.1)
-l_pat = 5  # components per pattern mask
-n_pat = 30  # patterns (15 per class)
-n_train = 15000  # training samples
-n_test = 6000  # test samples
-delta = 1.0  # pattern separation
-sigma_train = 0.4  # noise std of the training split
-sigma_test = 0.4  # noise std of the test split
-seed = 0  # masks and noise
-sigmas = [0.1, 0.2, 0.4, 0.8, 1.2, 2.0]  # noise levels for the difficulty distribution
-n_projection = 3000  # samples in the 2-D projection
+n_dim: int = 500  # input dimension (Section 2.1)
+l_pat: int = 5  # components per pattern mask
+n_pat: int = 30  # patterns (15 per class)
+n_train: int = 15000  # training samples
+n_test: int = 6000  # test samples
+delta: float = 1.0  # pattern separation
+sigma_train: float = 0.4  # noise std of the training split
+sigma_test: float = 0.4  # noise std of the test split
+seed: int = 0  # masks and noise
+sigmas: list[float] = [0.1, 0.2, 0.4, 0.8, 1.2, 2.0]  # noise levels for the difficulty distribution
+n_projection: int = 3000  # samples in the 2-D projection
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import torch
 
@@ -48,7 +48,7 @@ cfg = report.configs(P, SyntheticConfig)
 plots.style()
 report.show_parameters(P)
 
-# %%
+# %% tags=["hide-input"]
 data = make_synthetic(cfg)
 classes = data.pattern_class()
 print(f"x_train {tuple(data.x_train.shape)}, x_test {tuple(data.x_test.shape)}, "
@@ -62,7 +62,7 @@ print(f"x_train {tuple(data.x_train.shape)}, x_test {tuple(data.x_test.shape)}, 
 # \mathcal P_k} \mathbf e_i$. Patterns $0..n_\text{pat}/2-1$ form class 0 (the paper's
 # $\lfloor p / (n_\text{pat}/2 + 1) \rfloor$ with 1-based $p$).
 
-# %%
+# %% tags=["hide-input"]
 mask_sizes = data.masks.sum(1)
 overlaps = int((data.masks.sum(0) > 1).sum())
 report.glue("n_components_used", int(data.masks.any(0).sum()))
@@ -82,7 +82,7 @@ report.figure(plots.masks(data.masks, classes),
 # marked. At $\sigma = 0.4$ the pattern stands out, but a good share of the noise
 # components are as large as a pattern component.
 
-# %%
+# %% tags=["hide-input"]
 idx = [int(torch.nonzero(data.p_train == k)[0]) for k in (0, cfg.n_pat // 2, cfg.n_pat - 1)]
 report.figure(plots.samples(data.x_train, data.p_train, data.masks, idx),
               f"Training samples of patterns 0, {cfg.n_pat // 2} and {cfg.n_pat - 1} "
@@ -98,7 +98,7 @@ report.figure(plots.samples(data.x_train, data.p_train, data.masks, idx),
 # component a mean close to $\delta / \sqrt{n_\text{dim}\sigma^2 + l_\text{pat}\delta^2}$.
 # The table compares these predictions with the arrays.
 
-# %%
+# %% tags=["hide-input"]
 def split_stats(x, p, sigma):
     on = data.masks[p]
     counts = np.bincount(p.numpy(), minlength=cfg.n_pat)
@@ -140,7 +140,7 @@ report.glue("off_std_err", float(abs(stats.loc["off-pattern std", "train"] /
 # as clusters that overlap their neighbours, and the classes are groups of them. This
 # is the structure a network has to find from the class labels alone.
 
-# %%
+# %% tags=["hide-input"]
 report.figure(plots.projection(data.x_train, data.p_train, data.y_train, data.centroids,
                                P["n_projection"]),
               f"Projections of {min(P['n_projection'], cfg.n_train)} "
@@ -160,7 +160,7 @@ report.figure(plots.projection(data.x_train, data.p_train, data.y_train, data.ce
 # levels: the share of difficult samples grows with $\sigma$, which is the lever of
 # Sections 3 and 4.2.
 
-# %%
+# %% tags=["hide-input"]
 from dataclasses import replace  # noqa: E402
 
 d_by_sigma = {}

@@ -26,27 +26,27 @@
 # seeds (each seed draws new masks, noise, initial weights and batch order).
 
 # %% tags=["parameters"]
-n_dim = 500  # data set S (Section 2.1)
-l_pat = 5
-n_pat = 30
-n_train = 15000
-n_test = 6000
-delta = 1.0
-sigma_test = 0.4  # the probe (test) split recorded during training (Figure 2)
-sigmas_train = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0]  # Figure 1 rows
-sigmas_test = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0]  # Figure 1 columns
-n_seeds = 3  # seeds 0..n_seeds-1 per sigma_train
-n_hidden = 1000  # model M (eq. 1)
-lr = 1.0  # Section 3.1: SGD, lr 1, batch 64, until the training set is fitted
-batch_size = 64
-epochs = 300  # bound on the epochs to fit; a model that hits it is marked
-fig2_sigmas = [0.4, 1.2]  # Figure 2: a generalizing and a memorizing model
-n_neurons_shown = 4  # Figure 2 and the next neurons by |W2|
-threads = 0  # CPU threads for torch (0: torch's default)
-workers = 0  # local worker processes for the missing runs, each with `threads` threads (0: none)
-batch_models = 0  # train up to this many missing runs together, stacked (same numbers; for GPUs)
+n_dim: int = 500  # data set S (Section 2.1)
+l_pat: int = 5
+n_pat: int = 30
+n_train: int = 15000
+n_test: int = 6000
+delta: float = 1.0
+sigma_test: float = 0.4  # the probe (test) split recorded during training (Figure 2)
+sigmas_train: list[float] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0]  # Figure 1 rows
+sigmas_test: list[float] = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.2, 1.6, 2.0]  # Figure 1 columns
+n_seeds: int = 3  # seeds 0..n_seeds-1 per sigma_train
+n_hidden: int = 1000  # model M (eq. 1)
+lr: float = 1.0  # Section 3.1: SGD, lr 1, batch 64, until the training set is fitted
+batch_size: int = 64
+epochs: int = 300  # bound on the epochs to fit; a model that hits it is marked
+fig2_sigmas: list[float] = [0.4, 1.2]  # Figure 2: a generalizing and a memorizing model
+n_neurons_shown: int = 4  # Figure 2 and the next neurons by |W2|
+threads: int = 0  # CPU threads for torch (0: torch's default)
+workers: int = 0  # local worker processes for the missing runs, each with `threads` threads (0: none)
+batch_models: int = 0  # train up to this many missing runs together, stacked (same numbers; for GPUs)
 
-# %%
+# %% tags=["remove-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -69,7 +69,7 @@ report.show_parameters(P)
 # Every model is cached under its configuration: re-rendering this chapter never
 # retrains, and an interrupted sweep resumes where it stopped.
 
-# %%
+# %% tags=["hide-input"]
 with sweeps.local_pool(workers) as pool:
     grid = sweeps.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds,
                              executor=pool, batch_models=batch_models)
@@ -80,7 +80,7 @@ report.figure(
     f"epochs without fitting its training set. SGD lr {lr}, batch {batch_size}, "
     f"{n_hidden} hidden neurons, n_train={n_train}.")
 
-# %%
+# %% tags=["hide-input"]
 report.figure(
     plots.accuracy_curves(grid.acc, sigmas_train, sigmas_test,
                           [s for s in (0.1, 0.4, 0.8, 1.2, 2.0) if s in sigmas_test]),
@@ -91,7 +91,7 @@ report.figure(
 # Epochs to fit the training set, per seed. Training on noisier data takes longer:
 # the model has more to memorize. A run that hit the bound is flagged.
 
-# %%
+# %% tags=["hide-input"]
 fit = pd.DataFrame(grid.epochs.T, index=pd.Index(sigmas_train, name="sigma_train"),
                    columns=[f"seed {s}" for s in seeds])
 fit["hit bound"] = grid.hit_max.any(0)
@@ -109,7 +109,7 @@ report.glue("n_models", int(grid.hit_max.size))
 # and its margin over the better of its two neighbours on the $\sigma_\text{train}$
 # axis, next to the seed spread (standard deviation over seeds at the best cell).
 
-# %%
+# %% tags=["hide-input"]
 best = pd.DataFrame(sweeps.best_sigma_train(grid)).set_index("sigma_test")
 display((best.assign(best_acc=100 * best.best_acc, margin=100 * best.margin,
                      seed_sd=100 * best.seed_sd)).round(2))
@@ -147,7 +147,7 @@ claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
 # $\sigma_\text{train} = 1.2$ (paper: 95.1 % and 80.9 % test accuracy). Seed 0's models
 # of the grid above, loaded from the cache.
 
-# %%
+# %% tags=["hide-input"]
 classes = pattern_class(data_cfg.n_pat).numpy()
 fig2 = {}
 for s in fig2_sigmas:
@@ -182,7 +182,7 @@ report.figure(plots.trajectory_grid([[row[0] for row in panels]], classes),
 # {glue:text}`fig2_acc_1.2` % (seed 0). The paper's footnote says the behaviour "can be
 # observed in most neurons". The next neurons by $|W_2|$:
 
-# %%
+# %% tags=["hide-input"]
 report.figure(plots.trajectory_grid([row[1:] for row in panels], classes),
               "The same for the next neurons by |W2| (rows: sigma_train "
               f"{', '.join(f'{s:g}' for s in fig2_sigmas)}; seed 0).")
@@ -194,7 +194,7 @@ report.figure(plots.trajectory_grid([row[1:] for row in panels], classes),
 # a negative mean sign of $\partial L / \partial a$, Section 4.1) and in the other class.
 # A ratio well above 1 means the neuron spreads the patterns of that class apart.
 
-# %%
+# %% tags=["hide-input"]
 rows = {}
 for s, res in fig2.items():
     y_train = load_data_of(res).y_train.numpy()

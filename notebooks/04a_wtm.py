@@ -32,31 +32,31 @@
 # measures of `wtmlib.measures` (formulas in the table further down).
 
 # %% tags=["parameters"]
-n_dim = 500  # data set S (Section 2.1)
-l_pat = 5
-n_pat = 30
-n_train = 15000
-n_test = 6000
-delta = 1.0
-sigma_train = 0.4
-sigma_test = 0.4
-n_hidden = 1000  # model M (eq. 1)
-activation = "relu"
-lr = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
-epochs = 400
-lr_decay_epoch = 375  # lr / 5 from this epoch on
-batch_size = 0  # 0: full batch
-biases = "frozen"  # Layca's original code leaves biases untrained
-output_layer = "sgd"  # main reading: W2 by plain SGD (see "ambiguous settings" in 4.1)
-output_lr = 1.0  # learning rate of the SGD output layer
-snapshots = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400]  # weights kept
-n_seeds = 3  # seeds 0..n_seeds-1
-early_epoch = 10  # "early" epoch of the rank-correlation measure
-n_neurons_shown = 4  # Figure 3 columns: neurons with the largest |W2|
-readings = True  # also train the other readings of the paper's ambiguous settings
-threads = 0  # CPU threads for torch (0: torch's default)
+n_dim: int = 500  # data set S (Section 2.1)
+l_pat: int = 5
+n_pat: int = 30
+n_train: int = 15000
+n_test: int = 6000
+delta: float = 1.0
+sigma_train: float = 0.4
+sigma_test: float = 0.4
+n_hidden: int = 1000  # model M (eq. 1)
+activation: str = "relu"
+lr: float = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
+epochs: int = 400
+lr_decay_epoch: int = 375  # lr / 5 from this epoch on
+batch_size: int = 0  # 0: full batch
+biases: str = "frozen"  # Layca's original code leaves biases untrained
+output_layer: str = "sgd"  # main reading: W2 by plain SGD (see "ambiguous settings" in 4.1)
+output_lr: float = 1.0  # learning rate of the SGD output layer
+snapshots: list[int] = [0, 1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400]  # weights kept
+n_seeds: int = 3  # seeds 0..n_seeds-1
+early_epoch: int = 10  # "early" epoch of the rank-correlation measure
+n_neurons_shown: int = 4  # Figure 3 columns: neurons with the largest |W2|
+readings: bool = True  # also train the other readings of the paper's ambiguous settings
+threads: int = 0  # CPU threads for torch (0: torch's default)
 
-# %%
+# %% tags=["remove-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -73,7 +73,7 @@ classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 
-# %%
+# %% tags=["hide-input"]
 results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
 acc = np.array([r.metrics["test_acc"] for r in results])
 report.glue("acc_mean", 100 * acc.mean(), ".1f")
@@ -90,7 +90,7 @@ report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), "
 #
 # Seed 0, the hidden neurons with the largest $|W_2|$.
 
-# %%
+# %% tags=["hide-input"]
 res = results[0]
 data = load_data_of(res)
 neurons = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
@@ -125,7 +125,7 @@ report.figure(
 # Medians and shares are over all neurons of a run; the table gives their mean and
 # standard deviation over seeds.
 
-# %%
+# %% tags=["hide-input"]
 table = sweeps.wtm_table(results, early_epoch)
 summary = sweeps.mean_sd(table)
 display(summary.round(3))
@@ -190,7 +190,7 @@ report.glue("favoured_candidates", f"{S['favoured_candidates']:.0f}")
 # active class and in the other class, over training (seed 0): winner-take-most shows as
 # a spread that grows in the active class only.
 
-# %%
+# %% tags=["hide-input"]
 act = measures.active_class(res["mean_sign"], data.y_train.numpy())
 spread_active = measures.within_class_spread(res["pattern_means_train"], classes, act)
 spread_other = measures.within_class_spread(res["pattern_means_train"], classes, 1 - act)
@@ -226,7 +226,7 @@ report.figure(plots.curves({"active class": np.nanmedian(spread_active, 1),
 # Each reading, seed 0 (test accuracy and the winner-take-most measures over all
 # neurons):
 
-# %%
+# %% tags=["hide-input"]
 if readings:
     variants = {
         "main: Layca on W1 (lr 1/27), SGD on W2 (lr 1)": train_cfg,

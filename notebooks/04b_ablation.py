@@ -28,13 +28,13 @@
 # the paper's $\sigma_\text{test} = 0.4$ throughout.
 
 # %% tags=["parameters"]
-ablation_sigma = 0.2  # the "less noisy data set" (the paper does not say which sigma)
-widths = [1, 2, 10, 100, 1000]  # hidden widths of the condition curves
-grid_sigmas = [0.2, 0.4, 0.8]  # training noise of the condition curves
-grid_seeds = 1  # seeds of the condition curves
-threads = 0  # CPU threads for torch (0: torch's default)
+ablation_sigma: float = 0.2  # the "less noisy data set" (the paper does not say which sigma)
+widths: list[int] = [1, 2, 10, 100, 1000]  # hidden widths of the condition curves
+grid_sigmas: list[float] = [0.2, 0.4, 0.8]  # training noise of the condition curves
+grid_seeds: int = 1  # seeds of the condition curves
+threads: int = 0  # CPU threads for torch (0: torch's default)
 
-# %%
+# %% tags=["remove-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -51,7 +51,7 @@ classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 
-# %%
+# %% tags=["hide-input"]
 setups = {
     "full model": (data_cfg, model_cfg),
     "no ReLU (linear)": (data_cfg, replace(model_cfg, activation="linear")),
@@ -82,7 +82,7 @@ display(spread.round(3))
 # The mean pre-activation of each pattern in the neuron with the largest $|W_2|$, for
 # each setup (seed 0).
 
-# %%
+# %% tags=["hide-input"]
 panels = []
 for name, rs in runs.items():
     r = rs[0]
@@ -94,7 +94,7 @@ report.figure(plots.trajectory_grid([panels[:3], panels[3:]], classes),
               f"|W2| (seed 0), for the full model and the three ablations; blue: class 0, "
               f"orange: class 1. Test accuracy at sigma_test={data_cfg.sigma_test} in brackets.")
 
-# %%
+# %% tags=["remove-cell"]
 ablations = [n for n in setups if n != "full model"]  # the paper's three
 abl_acc = 100 * summary.loc[ablations, "test_acc"]
 for name, key in zip(ablations, ("linear", "one", "less")):
@@ -131,7 +131,7 @@ claims.record("F4-ablation-no-wtm", float(gap.mean()),
 # The same measures against the hidden width, for several training-noise levels
 # (seeds {glue:text}`grid_seed_list`).
 
-# %%
+# %% tags=["hide-input"]
 report.glue("grid_seed_list", ", ".join(str(s) for s in range(grid_seeds)))
 acc_grid = np.zeros((len(grid_sigmas), len(widths)))
 rc_grid = np.zeros_like(acc_grid)
@@ -152,7 +152,7 @@ report.figure(plots.panels_vs(widths, {
 display(pd.DataFrame(rc_grid, index=[f"sigma={s:g}" for s in grid_sigmas],
                      columns=[f"width {w}" for w in widths]).round(2))
 
-# %%
+# %% tags=["remove-cell"]
 report.glue("verdict_acc", claims.BY_ID["F4-ablation-acc"].rule(float(abl_acc.mean())))
 report.glue("verdict_nowtm", claims.BY_ID["F4-ablation-no-wtm"].rule(float(gap.mean())))
 report.glue("abl_acc_mean", float(abl_acc.mean()), ".1f")

@@ -22,10 +22,10 @@
 # loaded from the cache).
 
 # %% tags=["parameters"]
-onset_factor = 1.5  # onset: median within-class spread reaches this multiple of its start
-threads = 0  # CPU threads for torch (0: torch's default)
+onset_factor: float = 1.5  # onset: median within-class spread reaches this multiple of its start
+threads: int = 0  # CPU threads for torch (0: torch's default)
 
-# %%
+# %% tags=["remove-input"]
 import numpy as np
 import pandas as pd
 
@@ -41,7 +41,7 @@ classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 
-# %%
+# %% tags=["hide-input"]
 results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
 data = [load_data_of(r) for r in results]
 d0 = difficulty(data[0].x_train, data[0].y_train, data[0].centroids)
@@ -60,7 +60,7 @@ report.figure(plots.difficulty_hist({sigma_train: d0}),
 # the median over neurons of the within-class spread of pattern means, in each
 # neuron's active class, reaches `onset_factor` times its initial value (*onset*).
 
-# %%
+# %% tags=["hide-input"]
 rows = {}
 for seed, res, d in zip(seeds, results, data):
     h = res.history
@@ -84,7 +84,7 @@ report.figure(plots.loss_shares([r.history for r in results],
               f"difficult and the regular samples over training, seeds {seeds} (log-scaled "
               "epoch axis).")
 
-# %%
+# %% tags=["remove-cell"]
 n_cross = int(np.isfinite(crossings).sum())
 report.glue("n_cross", n_cross)
 report.glue("n_seeds", len(seeds))

@@ -29,12 +29,12 @@
 #    differentiated, the better the generalization performance".
 
 # %% tags=["parameters"]
-rise_window = 20  # the "first epochs": learning order and the difficult loss's rise
-coherence_seeds = 1  # Section 4.1 seeds on which coherence is traced
-clustering_split = "train"  # samples on which c1 and c3 are computed: "train" or "test"
-threads = 0  # CPU threads for torch (0: torch's default)
+rise_window: int = 20  # the "first epochs": learning order and the difficult loss's rise
+coherence_seeds: int = 1  # Section 4.1 seeds on which coherence is traced
+clustering_split: str = "train"  # samples on which c1 and c3 are computed: "train" or "test"
+threads: int = 0  # CPU threads for torch (0: torch's default)
 
-# %%
+# %% tags=["remove-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -62,7 +62,7 @@ datas4 = [load_data_of(r) for r in runs4]
 # Training accuracy of the regular ($d \le 0$) and difficult ($d > 0$) samples over
 # training, and the mean loss of each group (Section 4.1 runs, full batch).
 
-# %%
+# %% tags=["hide-input"]
 h = runs4[0].history
 report.figure(plots.curves({"regular: accuracy": h["acc_regular"],
                             "difficult: accuracy": h["acc_difficult"],
@@ -109,7 +109,7 @@ report.glue("rise", float(rise.mean()), ".3f")
 # (the ReLU argument of Section 4.2.3: only samples that activate a neuron contribute
 # to its gradient).
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for seed, res, d in zip(seeds4[:coherence_seeds], runs4, datas4):
     difficult = (difficulty(d.x_train, d.y_train, d.centroids) > 0).numpy()
@@ -156,7 +156,7 @@ report.glue("cross_text", f"at epoch {cross}" if cross is not None else "never")
 # classes), on the hidden pre-activations of the model's own samples, against its test
 # accuracy at $\sigma_\text{test} = 0.4$.
 
-# %%
+# %% tags=["hide-input"]
 data3, model3, train3 = sweeps.section3_configs(P3)
 rows = []
 for seed in range(P3["n_seeds"]):

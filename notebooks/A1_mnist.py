@@ -41,26 +41,26 @@
 # `WTM_DATA`; the files are downloaded there when the machine is online.
 
 # %% tags=["parameters"]
-root = ""  # folder holding MNIST/raw; empty: $WTM_DATA, else ./data
-n_train = 60000  # Aggregated MNIST: the full split
-n_test = 10000
-scaling = "pixels/255"
-n_hidden = 1000
-activation = "relu"
-batchnorm = True
-lr = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
-epochs = 100
-lr_decay_epoch = 85
-batch_size = 20000
-biases = "frozen"  # bias b2 and batch-norm scale and shift stay at their initial values
-output_layer = "sgd"
-output_lr = 1.0
-n_seeds = 1  # seeds 0..n_seeds-1 (initial weights and batch order)
-early_epoch = 10
-n_neurons_shown = 4
-threads = 0
+root: str = ""  # folder holding MNIST/raw; empty: $WTM_DATA, else ./data
+n_train: int = 60000  # Aggregated MNIST: the full split
+n_test: int = 10000
+scaling: str = "pixels/255"
+n_hidden: int = 1000
+activation: str = "relu"
+batchnorm: bool = True
+lr: float = 0.037037037037037035  # 1/27: the paper's 3^-3, read as the Layca authors' rates 3^-k
+epochs: int = 100
+lr_decay_epoch: int = 85
+batch_size: int = 20000
+biases: str = "frozen"  # bias b2 and batch-norm scale and shift stay at their initial values
+output_layer: str = "sgd"
+output_lr: float = 1.0
+n_seeds: int = 1  # seeds 0..n_seeds-1 (initial weights and batch order)
+early_epoch: int = 10
+n_neurons_shown: int = 4
+threads: int = 0
 
-# %%
+# %% tags=["remove-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -80,7 +80,7 @@ plots.style()
 report.show_parameters(P)
 print("MNIST files found in", check_mnist_available(data_cfg))  # before any training
 
-# %%
+# %% tags=["hide-input"]
 data = load_aggregated_mnist(data_cfg)
 results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "mnist")
 acc = np.array([r.metrics["test_acc"] for r in results])
@@ -98,7 +98,7 @@ claims.record("MNIST-acc", 100 * float(acc.mean()),
 #
 # ## Figure 6
 
-# %%
+# %% tags=["hide-input"]
 res = results[0]
 classes = pattern_class(10).numpy()
 neurons = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
@@ -117,7 +117,7 @@ report.figure(
 #
 # The same measures as in the Section 4.1 chapter, over all neurons (mean over seeds):
 
-# %%
+# %% tags=["hide-input"]
 table = sweeps.wtm_table(results, early_epoch, [data] * len(results))
 summary = sweeps.mean_sd(table)
 display(summary.round(3))

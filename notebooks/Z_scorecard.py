@@ -22,12 +22,9 @@
 # figure supports it.
 
 # %% tags=["parameters"]
-show_tests = True  # include the "how we test it" column
+show_tests: bool = True  # include the "how we test it" column
 
-# %%
-import html
-import os
-
+# %% tags=["remove-input"]
 from IPython.display import HTML, display
 
 from wtmlib import claims, report
@@ -35,31 +32,13 @@ from wtmlib import claims, report
 P = report.parameters("scorecard", globals())
 profile = claims.current_profile()
 rows = claims.table(profile)
-colors = {claims.REPRODUCED: "#d4edda", claims.PARTLY: "#fff3cd", claims.NOT: "#f8d7da",
-          claims.MISSING: "#e2e3e5", claims.UNTESTABLE: "#e2e3e5"}
-head = ["claim", "section", "the paper says", "paper", *(["how we test it"] if show_tests
-                                                         else []), "ours", "verdict"]
-body = []
-for r in rows:
-    stale = r["profile"] and r["profile"] != profile
-    ours = claims.format_value(r) + (f" <br><small>({html.escape(r['note'])})</small>"
-                                     if r["note"] else "")
-    if stale:
-        ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
-    cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a>', r["section"],
-             f"<i>“{html.escape(r['quote'])}”</i>", html.escape(r["paper"]),
-             *([html.escape(r["test"])] if show_tests else []), ours,
-             f'<span style="background:{colors[r["verdict"]]};padding:2px 4px">'
-             f'{r["verdict"]}</span>']
-    body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-display(HTML('<table class="table" style="font-size:85%">'
-             + "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-             + "".join(body) + "</table>"))
-counts = {v: sum(r["verdict"] == v for r in rows) for v in colors}
+display(HTML(claims.scorecard_html(profile, show_tests)))
+counts = {v: sum(r["verdict"] == v for r in rows) for v in claims.COLOURS}
 for verdict, n in counts.items():
     report.glue(f"n_{verdict.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))
-report.glue("profile", profile)
+report.glue("profile", profile + (" (a preview at reduced size)" if claims.is_preview(profile)
+                                  else ""))
 
 # %% [markdown]
 # Of {glue:text}`n_claims` claims: {glue:text}`n_reproduced` reproduced,

@@ -1,5 +1,6 @@
 """Notebook parameters, profiles and the CLI: refused before anything runs."""
 
+import re
 import subprocess
 import sys
 
@@ -20,6 +21,53 @@ def test_every_notebook_has_a_parameters_cell_of_plain_values():
         assert params, name
         for key, value in params.items():
             assert isinstance(value, (int, float, str, bool, list)), (name, key)
+
+
+def _parameter_lines(name):
+    lines = pipeline.source_path(name).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if 'tags=["parameters"]' in line)
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("# %%"))
+    return [line for line in lines[start + 1:end] if line.strip() and not line.startswith("#")]
+
+
+def test_every_parameter_is_typed_and_its_type_matches_its_default():
+    import ast
+
+    kinds = {"int": int, "float": float, "str": str, "bool": bool, "list[int]": list,
+             "list[float]": list}
+    for name in pipeline.notebook_names():
+        for line in _parameter_lines(name):
+            node = ast.parse(line).body[0]
+            assert isinstance(node, ast.AnnAssign), (name, line)
+            annotation = ast.unparse(node.annotation)
+            value = ast.literal_eval(node.value)
+            assert type(value) is kinds[annotation], (name, line)
+            if annotation == "list[int]":
+                assert all(type(v) is int for v in value), (name, line)
+
+
+def test_default_parameters_reads_plain_and_annotated_assignments(tmp_path, monkeypatch):
+    (tmp_path / "01_toy.py").write_text(
+        '# %% tags=["parameters"]\nn_seeds: int = 3  # seeds\nsigma = 0.4\n'
+        'grid: list[float] = [0.1, 0.2]\n\n# %%\nprint(n_seeds)\n')
+    monkeypatch.setattr(pipeline, "NOTEBOOKS", tmp_path)
+    assert pipeline.default_parameters("toy") == {"n_seeds": 3, "sigma": 0.4, "grid": [0.1, 0.2]}
+
+
+def test_papermill_help_shows_the_parameter_types(tmp_path):
+    """Plain papermill on a jupytext-converted chapter: `--help-notebook` lists types."""
+    import jupytext
+
+    nb = jupytext.read(pipeline.source_path("noise"))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "03_noise.ipynb"
+    jupytext.write(nb, path)
+    out = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(path)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "Unknown type" not in out
+    assert re.search(r"n_seeds: int \(default 3\)", out), out
+    assert re.search(r"sigmas_train: list\[float\]", out), out
 
 
 def test_profiles_resolve_to_checked_parameters():
@@ -46,11 +94,61 @@ def test_bad_parameters_are_refused(over, match):
         pipeline.resolve("paper", over, ["data"])
 
 
+# (notebook, parameter, value, words of the allowed values in the message)
+OUT_OF_RANGE = [
+    ("noise", "n_seeds", 0, "a number >= 1"),
+    ("wtm", "n_seeds", 0, "a number >= 1"),
+    ("mnist", "n_seeds", -1, "a number >= 1"),
+    ("noise", "sigmas_train", [], "a non-empty list of numbers >= 0"),
+    ("noise", "sigmas_test", [], "a non-empty list of numbers >= 0"),
+    ("noise", "sigmas_train", [0.4, -0.1], "a non-empty list of numbers >= 0"),
+    ("noise", "fig2_sigmas", [], "a non-empty list"),
+    ("data", "sigmas", [0.1, float("nan")], "a non-empty list of numbers >= 0"),
+    ("data", "sigma_train", -1.0, "a number >= 0"),
+    ("ablation", "widths", [0, 10], "a non-empty list of integers >= 1"),
+    ("ablation", "grid_sigmas", [], "a non-empty list"),
+    ("ablation", "grid_seeds", 0, "a number >= 1"),
+    ("wtm", "snapshots", [0, 401], "integers from 0 to epochs = 400"),
+    ("wtm", "early_epoch", 500, "from 0 to epochs = 400"),
+    ("wtm", "n_neurons_shown", 2000, "from 1 to n_hidden = 1000"),
+    ("wtm", "activation", "tanh", "one of ['relu', 'linear']"),
+    ("related", "clustering_split", "both", "one of ['train', 'test']"),
+    ("related", "rise_window", 0, "a number >= 1"),
+    ("difficulty", "onset_factor", 0.0, "a finite number > 0"),
+    ("noise", "threads", -1, "a number >= 0"),
+]
+
+
+@pytest.mark.parametrize("name, key, value, allowed", OUT_OF_RANGE,
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in OUT_OF_RANGE])
+def test_out_of_range_parameters_are_refused_naming_the_parameter(name, key, value, allowed):
+    with pytest.raises(pipeline.ParameterError) as err:
+        pipeline.resolve("paper", {name: {key: value}}, [name])
+    text = str(err.value)
+    assert text.startswith(f"parameter {key!r} of notebook {name!r}: got {value!r}"), text
+    assert allowed in text and "\n" not in text
+
+
+def test_library_configurations_are_checked_before_the_kernel():
+    # what only the library's dataclasses know (n_pat even, MNIST split sizes)
+    with pytest.raises(pipeline.ParameterError, match="^parameter 'n_pat' of notebook 'data'"):
+        pipeline.resolve("paper", {"data": {"n_pat": 5}}, ["data"], library=True)
+    with pytest.raises(pipeline.ParameterError, match="^parameter 'n_train' of notebook 'mnist'"):
+        pipeline.resolve("paper", {"mnist": {"n_train": 70000}}, ["mnist"], library=True)
+
+
+def test_every_profile_passes_its_own_checks():
+    for profile in pipeline.profile_names():
+        pipeline.resolve(profile, library=True)
+
+
 def test_unknown_profile_and_notebook_are_refused():
     with pytest.raises(pipeline.ParameterError, match="profile 'fast'"):
         pipeline.resolve("fast")
     with pytest.raises(pipeline.ParameterError, match="notebook 'nosie'"):
         pipeline.source_path("nosie")
+    with pytest.raises(pipeline.ParameterError, match="notebook 'nosie' does not exist"):
+        pipeline.resolve("paper", {"nosie": {"n_seeds": 1}})
 
 
 def test_cli_refuses_bad_input_before_running(capsys, monkeypatch):
@@ -64,13 +162,41 @@ def test_cli_refuses_bad_input_before_running(capsys, monkeypatch):
     assert ran == []
 
 
-def test_cli_run_passes_overrides_to_papermill(monkeypatch):
+@pytest.mark.parametrize("argv, words", [
+    (["run", "noise", "-p", "n_seeds", "0"], "parameter 'n_seeds' of notebook 'noise': got 0"),
+    (["run", "noise", "-p", "sigmas_train", "[]"], "parameter 'sigmas_train'"),
+    (["run", "wtm", "-p", "n_seeds", "0"], "parameter 'n_seeds' of notebook 'wtm'"),
+    (["book", "--profile", "quick", "-p", "noise.sigmas_test", "[-1.0]"], "'sigmas_test'"),
+    (["run", "data", "--profile", "nosuch"], "profile 'nosuch' does not exist"),
+    (["book", "--profile", "nosuch"], "profile 'nosuch' does not exist"),
+    (["claims", "--profile", "nosuch"], "profile 'nosuch' does not exist"),
+])
+def test_cli_bad_input_is_one_line_naming_it_and_nothing_runs(argv, words, capsys, monkeypatch):
+    ran = []
+    monkeypatch.setattr(pipeline, "execute", lambda *a, **k: ran.append(a))
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert words in err and err.startswith("wtm: error: ") and err.count("\n") == 1, err
+    assert ran == []
+
+
+def _fake_execute(seen):
+    def execute(name, params, out, profile, book_params=None, **kwargs):
+        seen.update(name=name, **params)
+        path = out / f"{pipeline.source_path(name).stem}.ipynb"
+        path.write_text("{}")
+        return pipeline.Executed(path, 0)
+    return execute
+
+
+def test_cli_run_passes_overrides_to_papermill(monkeypatch, tmp_path):
     seen = {}
-    monkeypatch.setattr(pipeline, "execute",
-                        lambda name, params, out, profile, *_: seen.update(name=name, **params))
+    monkeypatch.setattr(pipeline, "execute", _fake_execute(seen))
+    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
     assert main(["run", "data", "--profile", "quick", "-p", "sigma_train", "0.6"]) == 0
     assert seen["name"] == "data" and seen["sigma_train"] == 0.6
     assert seen["n_train"] == pipeline.load_profile("quick")["data"]["n_train"]
+    assert (tmp_path / "book" / "chapters" / "02_data.ipynb").exists()
 
 
 def test_pages_workflow_builds_with_the_readme_target():

@@ -199,18 +199,92 @@ def format_value(row: dict) -> str:
     return f"{text} {row['unit']}".strip() + (f" (n={row['n']})" if row["n"] else "")
 
 
+COLOURS = {REPRODUCED: "#d4edda", PARTLY: "#fff3cd", NOT: "#f8d7da", MISSING: "#e2e3e5",
+           UNTESTABLE: "#e2e3e5"}
+PREVIEW_COLOUR = "#e9ecef"  # one neutral colour for every verdict of a preview
+
+
+def is_preview(profile: str | None) -> bool:
+    """Values measured at reduced size: any profile but ``paper`` and ``interactive``."""
+    return (profile or current_profile()) not in ("paper", "interactive")
+
+
+def _verdict_html(verdict: str, preview: bool) -> str:
+    colour = PREVIEW_COLOUR if preview else COLOURS[verdict]
+    text = f"preview: {verdict}" if preview and verdict != MISSING else verdict
+    return (f'<span class="wtm-verdict" style="background:{colour};padding:2px 4px;'
+            f'white-space:nowrap">{text}</span>')
+
+
+def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
+    """The scorecard as an HTML table. In a preview (reduced size) every verdict is
+    marked as one, in a neutral colour, under a banner; the paper-profile verdicts
+    stand beside them when the paper profile's values exist."""
+    import html  # noqa: PLC0415
+
+    profile = profile or current_profile()
+    preview = is_preview(profile)
+    rows = table(profile)
+    paper = {r["id"]: r for r in table("paper")} if preview else {}
+    with_paper = any(r["verdict"] != MISSING for r in paper.values())
+    head = ["claim", "section", "the paper says", "paper", *(["how we test it"] if show_tests
+                                                             else []),
+            "ours" + (f" ({profile})" if preview else ""), "verdict",
+            *(["paper-profile value", "paper-profile verdict"] if with_paper else [])]
+    body = []
+    for r in rows:
+        ours = format_value(r) + (f" <br><small>({html.escape(r['note'])})</small>"
+                                  if r["note"] else "")
+        if r["profile"] and r["profile"] != profile:
+            ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
+        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a>', r["section"],
+                 f"<i>“{html.escape(r['quote'])}”</i>", html.escape(r["paper"]),
+                 *([html.escape(r["test"])] if show_tests else []), ours,
+                 _verdict_html(r["verdict"], preview)]
+        if with_paper:
+            p = paper[r["id"]]
+            cells += [format_value(p), _verdict_html(p["verdict"], False)]
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    banner = ""
+    if preview:
+        banner = (f'<div class="wtm-preview admonition warning"><p class="admonition-title">'
+                  f"Preview at reduced size (profile <code>{html.escape(profile)}</code>)</p>"
+                  f"<p>These values come from a build with fewer samples, neurons, epochs or "
+                  f"seeds than the paper. Their verdicts say how this small build came out, "
+                  f"not whether the paper reproduces: they are shown in one neutral colour. "
+                  + ("The paper-profile columns hold the values of a build at the paper's "
+                     "settings found in the results cache."
+                     if with_paper else "No paper-profile values are in the results cache "
+                     "(<code>make book</code> makes them).") + "</p></div>")
+    return (banner + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
+            'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+
+
 def print_table(profile: str | None = None, file=None) -> int:
     """Print the scorecard; return the number of claims without a value."""
+    profile = profile or current_profile()
+    preview = is_preview(profile)
     rows = table(profile)
-    print(f"claims measured with profile {profile or current_profile()!r} "
-          f"({claims_dir(profile)})", file=file)
+    print(f"claims measured with profile {profile!r} ({claims_dir(profile)})", file=file)
+    if preview:
+        print(f"PREVIEW: profile {profile!r} runs at reduced size; its verdicts say how this "
+              "small build came out, not whether the paper reproduces", file=file)
+    paper = {r["id"]: r for r in table("paper")} if preview else {}
+    with_paper = any(r["verdict"] != MISSING for r in paper.values())
     width = max(len(r["id"]) for r in rows)
     for r in rows:
-        print(f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
-              f"{format_value(r):<26} {r['verdict']}", file=file)
+        verdict = f"preview: {r['verdict']}" if preview and r["verdict"] != MISSING \
+            else r["verdict"]
+        line = (f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
+                f"{format_value(r):<26} {verdict}")
+        if with_paper:
+            line += f"   [paper profile: {format_value(paper[r['id']])}, {paper[r['id']]['verdict']}]"
+        print(line, file=file)
     missing = sum(r["verdict"] == MISSING for r in rows)
     counts = {}
     for r in rows:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-    print("; ".join(f"{k}: {v}" for k, v in counts.items()), file=file)
+    print(("preview " if preview else "") + "; ".join(f"{k}: {v}" for k, v in counts.items()),
+          file=file)
     return missing

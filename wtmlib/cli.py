@@ -51,7 +51,8 @@ def main(argv=None) -> int:
     p.add_argument("--sweep-models", type=int, default=4, help="models in the sweep rows")
     p.add_argument("--out", default=None, help="also write the report as JSON here")
     p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
-    p.add_argument("--profile", default="paper", help="whose values: paper (default) or quick")
+    p.add_argument("--profile", default="paper",
+                   help="whose values: paper (default), quick, or interactive (notebooks run by hand)")
     args = parser.parse_args(argv)
 
     try:
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
             bench.main(args.epochs, args.device, args.threads, args.out, args.sweep_models,
                        args.rounds)
         elif args.command == "claims":
+            pipeline.check_profile(args.profile, interactive=True)
             from . import claims  # noqa: PLC0415
 
             missing = claims.print_table(args.profile)
@@ -72,8 +74,7 @@ def main(argv=None) -> int:
                 return 1
         elif args.command == "run":
             over = _overrides(args.param, args.notebook)
-            params = pipeline.resolve(args.profile, over, [args.notebook])
-            pipeline.run_notebooks(params, profile=args.profile)
+            pipeline.run_chapters(args.profile, over, [args.notebook])
         elif args.command == "book":
             pipeline.build_book(args.profile, _overrides(args.param, None))
     except (pipeline.ParameterError, pipeline.NotebookFailed, RuntimeError) as err:

@@ -9,13 +9,20 @@
   parameters and writes ``book/chapters/NN_name.ipynb`` (never beside the sources).
 * Book: jupyter-book 1.x with ``execute_notebooks: off`` builds ``_build/html``.
 
-Parameters are checked before anything runs: an unknown name or a value of another
-type than the notebook's default is refused with the parameter named.
+Parameters are checked before any kernel starts: an unknown name, a value of another
+type than the notebook's default, a value outside what ``CONSTRAINTS`` allows (zero
+seeds, an empty grid, a negative noise level...) or one the library's configuration
+classes refuse is an error naming the parameter and what is allowed.
+
+Executions are staged: a chapter runs into ``book/.chapters_staging/`` and replaces
+``book/chapters/`` only on success; a failed notebook is kept in ``_build/failed/`` and
+named in the error. One build at a time (``book/.wtm.lock``).
 """
 
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import os
 import shutil
@@ -25,12 +32,15 @@ import tempfile
 import time
 import tomllib
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CHAPTERS = ROOT / "book" / "chapters"
 PROFILES = NOTEBOOKS / "profiles.toml"
+INTERACTIVE = "interactive"  # the profile of a notebook run by hand (claims it records)
 
 
 class ParameterError(ValueError):
@@ -51,7 +61,8 @@ def source_path(name: str) -> Path:
 
 
 def default_parameters(name: str) -> dict:
-    """The values assigned in the notebook's ``tags=["parameters"]`` cell."""
+    """The values assigned in the notebook's ``tags=["parameters"]`` cell
+    (``n_seeds = 3`` or, typed, ``n_seeds: int = 3``)."""
     lines = source_path(name).read_text().splitlines()
     try:
         start = next(i for i, line in enumerate(lines)
@@ -64,7 +75,23 @@ def default_parameters(name: str) -> dict:
     for node in ast.parse("\n".join(lines[start + 1:end])).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             params[node.targets[0].id] = ast.literal_eval(node.value)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            params[node.target.id] = ast.literal_eval(node.value)
     return params
+
+
+def profile_names() -> list[str]:
+    """The profiles of ``notebooks/profiles.toml`` (``paper``, ``quick``)."""
+    return sorted(tomllib.loads(PROFILES.read_text()))
+
+
+def check_profile(profile: str, interactive: bool = False) -> str:
+    """``profile`` if it exists (``interactive`` too when ``interactive``), else an
+    error listing the profiles."""
+    names = profile_names() + ([INTERACTIVE] if interactive else [])
+    if profile not in names:
+        raise ParameterError(f"profile {profile!r} does not exist; choose from {names}")
+    return profile
 
 
 def load_profile(profile: str) -> dict[str, dict]:
@@ -93,8 +120,135 @@ def parse_value(text: str):
         return text
 
 
-def check_parameters(name: str, values: dict) -> dict:
-    """``values`` merged over the notebook defaults, each checked against its default's type."""
+@dataclass(frozen=True)
+class Rule:
+    """What one parameter may be, beyond its type: ``ok(value, params)`` decides,
+    ``allowed`` (formatted with the notebook's parameters) says it in the error."""
+
+    allowed: str
+    ok: Callable[[object, dict], bool]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def at_least(low) -> Rule:
+    return Rule(f"a number >= {low}", lambda v, P: _is_number(v) and v >= low)
+
+
+def above(low) -> Rule:
+    return Rule(f"a finite number > {low}", lambda v, P: _is_number(v) and v > low)
+
+
+def one_of(*choices) -> Rule:
+    return Rule(f"one of {list(choices)}", lambda v, P: v in choices)
+
+
+def between(low: str | int, high: str | int) -> Rule:
+    """A number in ``[low, high]``; a bound may name another parameter."""
+    def text(b):
+        return f"{b} = {{{b}}}" if isinstance(b, str) else str(b)
+
+    def bound(b, P):
+        return P[b] if isinstance(b, str) else b
+    return Rule(f"a number from {text(low)} to {text(high)}",
+                lambda v, P: _is_number(v) and bound(low, P) <= v <= bound(high, P))
+
+
+def grid(item: Rule, integers: bool = False) -> Rule:
+    """A non-empty list whose every item satisfies ``item`` (and is an integer)."""
+    what = "integers" if integers else "numbers"
+    text = item.allowed.replace("a number ", "").replace("a finite number ", "")
+    return Rule(f"a non-empty list of {what} {text}",
+                lambda v, P: isinstance(v, (list, tuple)) and len(v) > 0 and all(
+                    item.ok(x, P) and (isinstance(x, int) or not integers) for x in v))
+
+
+# What each parameter may be, checked before any kernel starts. ``"*"`` holds the rules
+# of parameters several notebooks share (a rule applies where the notebook has the
+# parameter); a notebook's own table adds or overrides. Values the library's
+# configuration classes check themselves (``LIBRARY_CONFIGS``) are checked again there.
+CONSTRAINTS: dict[str, dict[str, Rule]] = {
+    "*": {
+        "n_dim": at_least(1), "l_pat": between(1, "n_dim"), "n_pat": at_least(2),
+        "n_train": at_least(1), "n_test": at_least(1), "delta": at_least(0),
+        "sigma_train": at_least(0), "sigma_test": at_least(0), "seed": at_least(0),
+        "n_seeds": at_least(1), "n_hidden": at_least(1), "lr": above(0),
+        "epochs": at_least(1), "batch_size": at_least(0), "lr_decay_epoch": at_least(-1),
+        "output_lr": at_least(0), "threads": at_least(0), "workers": at_least(0),
+        "batch_models": at_least(0), "early_epoch": between(0, "epochs"),
+        "n_neurons_shown": between(1, "n_hidden"), "activation": one_of("relu", "linear"),
+        "biases": one_of("frozen", "sgd"), "output_layer": one_of("layca", "sgd"),
+    },
+    "data": {"sigmas": grid(at_least(0)), "n_projection": at_least(1)},
+    "noise": {"sigmas_train": grid(at_least(0)), "sigmas_test": grid(at_least(0)),
+              "fig2_sigmas": grid(at_least(0)), "n_neurons_shown": between(2, "n_hidden")},
+    "wtm": {"snapshots": grid(between(0, "epochs"), integers=True)},
+    "ablation": {"ablation_sigma": at_least(0), "widths": grid(at_least(1), integers=True),
+                 "grid_sigmas": grid(at_least(0)), "grid_seeds": at_least(1)},
+    "difficulty": {"onset_factor": above(0)},
+    "related": {"rise_window": at_least(1), "coherence_seeds": at_least(1),
+                "clustering_split": one_of("train", "test")},
+    "mnist": {"scaling": one_of("pixels/255", "standardize")},
+}
+
+# The library's configuration classes each notebook builds from its parameters (by
+# field name): built here too, so what they refuse is refused before the kernel starts.
+LIBRARY_CONFIGS = {
+    "data": ("wtmlib.data:SyntheticConfig",),
+    "noise": ("wtmlib.data:SyntheticConfig", "wtmlib.train:ModelConfig", "wtmlib.train:TrainConfig"),
+    "wtm": ("wtmlib.data:SyntheticConfig", "wtmlib.train:ModelConfig", "wtmlib.train:TrainConfig"),
+    "mnist": ("wtmlib.mnist:AggregatedMNISTConfig", "wtmlib.train:ModelConfig",
+              "wtmlib.train:TrainConfig"),
+}
+
+
+def _constraint_error(name: str, key: str, value, rule: Rule, params: dict) -> ParameterError:
+    try:
+        allowed = rule.allowed.format(**params)
+    except (KeyError, IndexError):
+        allowed = rule.allowed
+    return ParameterError(f"parameter {key!r} of notebook {name!r}: got {value!r}; "
+                          f"allowed: {allowed}")
+
+
+def check_constraints(name: str, params: dict) -> None:
+    """Refuse a value outside ``CONSTRAINTS``, naming the parameter and what is allowed."""
+    rules = {**CONSTRAINTS["*"], **CONSTRAINTS.get(name, {})}
+    for key, value in params.items():
+        rule = rules.get(key)
+        if rule is not None and not rule.ok(value, params):
+            raise _constraint_error(name, key, value, rule, params)
+
+
+def check_library_configs(name: str, params: dict) -> None:
+    """Build the notebook's configuration classes (``LIBRARY_CONFIGS``) from its
+    parameters; what they refuse (``ConfigError``) becomes a ``ParameterError``."""
+    import dataclasses  # noqa: PLC0415
+    import importlib  # noqa: PLC0415
+
+    specs = LIBRARY_CONFIGS.get(name, ())
+    if not specs:
+        return
+    from .checks import ConfigError  # noqa: PLC0415
+
+    for spec in specs:
+        module, _, cls_name = spec.partition(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in params.items() if k in fields}
+        try:
+            cls(**values)
+        except ConfigError as err:
+            key = str(err).partition("=")[0].partition(":")[0].strip()
+            raise ParameterError(f"parameter {key!r} of notebook {name!r}: {err}") from None
+
+
+def check_parameters(name: str, values: dict, library: bool = False) -> dict:
+    """``values`` merged over the notebook defaults, each checked against its default's
+    type and ``CONSTRAINTS`` (and the library's configurations when ``library``)."""
     defaults = default_parameters(name)
     merged = dict(defaults)
     for key, value in values.items():
@@ -111,17 +265,25 @@ def check_parameters(name: str, values: dict) -> dict:
                                  f"({type(value).__name__}), expected {type(want).__name__} "
                                  f"like the default {want!r}")
         merged[key] = value
+    check_constraints(name, merged)
+    if library:
+        check_library_configs(name, merged)
     return merged
 
 
 def resolve(profile: str, overrides: dict[str, dict] | None = None,
-            names: list[str] | None = None) -> dict[str, dict]:
-    """Checked parameters of every notebook to run: defaults < profile < overrides."""
+            names: list[str] | None = None, library: bool = False) -> dict[str, dict]:
+    """Checked parameters of every notebook to run: defaults < profile < overrides
+    (``library``: also through the library's configuration classes)."""
     prof = load_profile(profile)
     names = names or notebook_names()
     for extra in set(prof) - set(notebook_names()):
         raise ParameterError(f"profile {profile!r} names unknown notebook {extra!r}")
-    return {n: check_parameters(n, {**prof.get(n, {}), **(overrides or {}).get(n, {})})
+    for extra in set(overrides or {}) - set(notebook_names()):
+        raise ParameterError(f"-p {extra}.*: notebook {extra!r} does not exist; "
+                             f"choose from {notebook_names()}")
+    return {n: check_parameters(n, {**prof.get(n, {}), **(overrides or {}).get(n, {})},
+                                library=library)
             for n in names}
 
 
@@ -141,44 +303,110 @@ def _environ(values: dict):
                 os.environ[key] = value
 
 
+PROGRESS_TAG = "wtm-progress"  # the first cell while executing; removed afterwards
+KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no "running over TCP without encryption"
+
+
+class BuildLocked(RuntimeError):
+    """Another ``wtm run`` or ``wtm book`` holds the build lock of this checkout."""
+
+
+@contextmanager
+def build_lock(root: Path | None = None):
+    """Hold ``_build/wtm.lock`` for a build: a second build at once is refused (the
+    lock is the kernel's, released when the process ends, so never stale)."""
+    root = root or ROOT
+    path = root / "_build" / "wtm.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise BuildLocked(f"another wtm build is running in {root} ({holder}); wait for "
+                              f"it to finish (lock: {path})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}, since {time.strftime('%H:%M:%S')}")
+        f.flush()
+        try:
+            yield path
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Executed(NamedTuple):
+    """An executed notebook and how many runs its kernel trained."""
+
+    path: Path
+    trained: int
+
+
 def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str = "",
-            book_params: dict | None = None) -> Path:
-    """Run one notebook with papermill; raise ``NotebookFailed`` naming it on error.
+            book_params: dict | None = None, failed_dir: Path | None = None,
+            stream=None) -> Executed:
+    """Run one notebook with papermill into ``out_dir``; raise ``NotebookFailed``
+    naming it on error, its partial notebook moved to ``failed_dir`` (default
+    ``_build/failed/``).
 
     ``book_params`` (the parameters of every notebook of this build) reach the kernel
     in ``$WTM_BOOK_PARAMS``, so a chapter that reuses another chapter's runs
-    (``chapter_parameters``) sees the same values, overrides included."""
+    (``chapter_parameters``) sees the same values, overrides included. The kernel's
+    progress bars go to a side channel that ``wtmlib.progress.Follower`` prints on
+    ``stream`` (default stdout) while the notebook runs."""
     import jupytext  # noqa: PLC0415
+    import nbformat  # noqa: PLC0415
     import papermill  # noqa: PLC0415
+
+    from .progress import ENV, Follower  # noqa: PLC0415
 
     src = source_path(name)
     out_dir.mkdir(parents=True, exist_ok=True)
+    failed_dir = failed_dir or ROOT / "_build" / "failed"
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
+    nb.cells.insert(0, nbformat.v4.new_code_cell(
+        "import wtmlib.progress\nwtmlib.progress.install()",
+        metadata={"tags": [PROGRESS_TAG, "remove-cell"]}))
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / f"{src.stem}.ipynb"
         jupytext.write(nb, raw)
         out = out_dir / f"{src.stem}.ipynb"
+        channel = Path(tmp) / "progress.jsonl"
+        channel.touch()
         kernel_env = {"WTM_PROFILE": profile, "WTM_BOOK_PARAMS": json.dumps(book_params or {}),
-                      "TQDM_DISABLE": "1"}  # progress bars are for terminals, not the book
+                      ENV: str(channel),
+                      "TQDM_DISABLE": "1"}  # a bar not routed to the channel stays silent
+        follower = Follower(channel, name, stream)
         try:
-            with _environ(kernel_env):
+            with _environ(kernel_env), follower:
                 papermill.execute_notebook(
                     str(raw), str(out), parameters=parameters, kernel_name="python3",
-                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
+                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False,
+                    extra_arguments=KERNEL_ARGS)
         except papermill.PapermillExecutionError as err:
-            raise NotebookFailed(name, f"{err.ename}: {err.evalue}", out) from None
-        hide_parameter_cells(out)
-    return out
+            failed = failed_dir / out.name
+            if out.exists():
+                finish_notebook(out)
+                failed_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(out, failed)
+            first = (str(err.evalue).strip().splitlines() or [""])[0]
+            raise NotebookFailed(name, f"{err.ename}: {first}", failed) from None
+        finish_notebook(out)
+    return Executed(out, follower.trained)
 
 
-def hide_parameter_cells(path: Path) -> None:
-    """Tag the parameters and papermill's injected-parameters cells ``remove-cell``:
-    the rendered chapter shows its parameters as a table instead."""
+def finish_notebook(path: Path) -> None:
+    """Drop the progress cell; tag the parameters and papermill's injected-parameters
+    cells ``remove-cell`` (the rendered chapter shows its parameters as a table)."""
     import nbformat  # noqa: PLC0415
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if PROGRESS_TAG not in c.metadata.get("tags", [])]
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
@@ -186,24 +414,47 @@ def hide_parameter_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+hide_parameter_cells = finish_notebook  # the former name
+
+
 class NotebookFailed(RuntimeError):
-    """A notebook raised: carries its name, the error and the partial output notebook."""
+    """A notebook raised: carries its name, the error and the failed notebook's path."""
 
     def __init__(self, name: str, error: str, path: Path):
-        super().__init__(f"notebook {name!r} failed: {error} (executed copy: {path})")
+        super().__init__(f"notebook {name!r} failed: {error} (failed notebook kept in "
+                         f"{path}; the chapters in book/chapters are unchanged)")
         self.name, self.error, self.path = name, error, path
 
 
 def run_notebooks(params: dict[str, dict], out_dir: Path = CHAPTERS, profile: str = "",
-                  log=print) -> dict[str, float]:
-    """Execute every notebook of ``params``; wall seconds per notebook."""
-    times = {}
-    for name, values in params.items():
-        log(f"[wtm] running {name} ({source_path(name).name}) ...")
-        start = time.perf_counter()
-        execute(name, values, out_dir, profile, params)
-        times[name] = time.perf_counter() - start
-        log(f"[wtm]   {name}: {times[name]:.1f} s")
+                  log=print, root: Path | None = None, stream=None) -> dict[str, float]:
+    """Execute every notebook of ``params`` into a staging folder, then move them all
+    into ``out_dir`` (only when every one succeeded); wall seconds per notebook.
+
+    A failure leaves ``out_dir`` as it was and raises ``NotebookFailed``."""
+    root = root or ROOT
+    staging = root / "book" / ".chapters_staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    times, trained = {}, 0
+    try:
+        for i, (name, values) in enumerate(params.items(), 1):
+            log(f"[wtm] chapter {i}/{len(params)}: {name} ({source_path(name).name}) ...")
+            start = time.perf_counter()
+            done = execute(name, values, staging, profile, params,
+                           failed_dir=root / "_build" / "failed", stream=stream)
+            times[name] = time.perf_counter() - start
+            trained += done.trained
+            what = (f"trained {done.trained} run(s)" if done.trained
+                    else "every run from the cache")
+            log(f"[wtm]   {name}: {times[name]:.1f} s ({what})")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for nb in staging.glob("*.ipynb"):
+            os.replace(nb, out_dir / nb.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not trained:
+        log("[wtm] nothing trained: every run came from the results cache")
     return times
 
 
@@ -237,29 +488,36 @@ def build_html(root: Path = ROOT, log=print) -> Path:
     return html
 
 
+def run_chapters(profile: str = "paper", overrides: dict | None = None, names=None,
+                 root: Path | None = None, log=print) -> dict[str, float]:
+    """``wtm run``: check the parameters, then execute the chapters under the build lock
+    (staged: ``book/chapters`` changes only when they all succeed)."""
+    root = root or ROOT
+    params = resolve(profile, overrides, names, library=True)
+    with build_lock(root):
+        return run_notebooks(params, root / "book" / "chapters", profile, log, root)
+
+
 def build_book(profile: str = "paper", overrides: dict | None = None, names=None,
-               root: Path = ROOT, log=print) -> Path:
+               root: Path | None = None, log=print) -> Path:
     """Run every notebook with ``profile`` and build the HTML book under ``root``.
 
-    Notebooks run into a staging folder first; the executed chapters and the HTML
-    book are replaced only when every notebook and the build succeed, so a failure
-    leaves the previous book in place.
+    Parameters are checked first (nothing runs if one is refused). Notebooks run into
+    a staging folder; the executed chapters and the HTML book are replaced only when
+    every notebook and the build succeed, so a failure leaves the previous book in
+    place. One build at a time per checkout (``build_lock``).
     """
-    params = resolve(profile, overrides, names)
+    root = root or ROOT
+    params = resolve(profile, overrides, names, library=True)
     chapters = root / "book" / "chapters"
-    staging = root / "book" / ".chapters_staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    times = run_notebooks(params, staging, profile, log)
-    chapters.mkdir(parents=True, exist_ok=True)
-    for nb in staging.glob("*.ipynb"):
-        os.replace(nb, chapters / nb.name)
-    shutil.rmtree(staging, ignore_errors=True)
-    missing = [n for n in notebook_names()
-               if not (chapters / source_path(n).with_suffix(".ipynb").name).exists()]
-    if missing:
-        raise RuntimeError(f"chapters not executed yet: {missing} (run them with 'wtm run')")
-    start = time.perf_counter()
-    html = build_html(root, log=log)
+    with build_lock(root):
+        times = run_notebooks(params, chapters, profile, log, root)
+        missing = [n for n in notebook_names()
+                   if not (chapters / source_path(n).with_suffix(".ipynb").name).exists()]
+        if missing:
+            raise RuntimeError(f"chapters not executed yet: {missing} (run them with 'wtm run')")
+        start = time.perf_counter()
+        html = build_html(root, log=log)
     log(f"[wtm] notebooks: {sum(times.values()):.1f} s, book build: "
         f"{time.perf_counter() - start:.1f} s -> {html / 'index.html'}")
     return html

@@ -53,12 +53,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from wtmlib import claims, measures, plots, report, sweeps
+from wtmlib import chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class
 from wtmlib.runs import load_data_of, run
 
 P = report.parameters("noise", globals())
-data_cfg, model_cfg, train_cfg = sweeps.section3_configs(P)
+data_cfg, model_cfg, train_cfg = chapter.section3(P)
+chapter.use_execution(P)
 seeds = list(range(n_seeds))
 plots.style()
 report.show_parameters(P)
@@ -70,9 +71,7 @@ report.show_parameters(P)
 # retrains, and an interrupted sweep resumes where it stopped.
 
 # %% tags=["hide-input"]
-with sweeps.local_pool(workers) as pool:
-    grid = sweeps.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds,
-                             executor=pool, batch_models=batch_models)
+grid = sweeps.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds)
 report.figure(
     plots.accuracy_heatmap(grid.mean_acc(), sigmas_train, sigmas_test, grid.hit_max),
     f"Figure 1 re-made: mean test accuracy (%) over seeds {seeds}; rows are sigma_train, "
@@ -157,7 +156,7 @@ panels = []
 f2 = {0.4: ("F2-acc-generalizing", "not measured (not in this grid)", "n/a"),
       1.2: ("F2-acc-memorizing", "not measured (not in this grid)", "n/a")}
 for s, res in fig2.items():
-    top = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
+    top = measures.top_neurons(res["out.weight"], n_neurons_shown)
     acc = res.metrics["test_acc"]
     report.glue(f"fig2_acc_{s:g}", 100 * acc, ".1f")
     if s in (0.4, 1.2) and 0.4 in sigmas_test and s in sigmas_train:
@@ -199,7 +198,7 @@ rows = {}
 for s, res in fig2.items():
     y_train = load_data_of(res).y_train.numpy()
     rows[f"sigma_train={s:g}"] = measures.spread_ratios(
-        res["pattern_means_probe"], res["mean_sign"], y_train, classes)
+        res["pattern_means_probe"], measures.active_class_of(res), classes)
 spread = pd.DataFrame(rows).T
 display(spread.round(2))
 for s in fig2_sigmas:

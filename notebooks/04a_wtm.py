@@ -62,12 +62,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from wtmlib import claims, measures, plots, report, sweeps
+from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class
 from wtmlib.runs import load_data_of
 
 P = report.parameters("wtm", globals())
-data_cfg, model_cfg, train_cfg = sweeps.section4_configs(P)
+data_cfg, model_cfg, train_cfg = chapter.section4(P)
+chapter.use_execution(P)
 seeds = list(range(n_seeds))
 classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
@@ -93,11 +94,11 @@ report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), "
 # %% tags=["hide-input"]
 res = results[0]
 data = load_data_of(res)
-neurons = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
+neurons = measures.top_neurons(res["out.weight"], n_neurons_shown)
 final_cols = [int(np.flatnonzero(res["final_neurons"] == n)[0]) for n in neurons]
 report.figure(
     plots.wtm_figure(res["pattern_means_train"], res["final_pre"][:, final_cols],
-                     res["mean_sign"], data.p_train.numpy(), data.y_train.numpy(), classes,
+                     measures.mean_sign(res), data.p_train.numpy(), data.y_train.numpy(), classes,
                      neurons, res["out.weight"]),
     "Figure 3 re-made (seed 0). Rows 1-2: mean pre-activation of each pattern's "
     "training samples over training, class 0 (blues) and class 1 (oranges). Row 3: "
@@ -126,8 +127,8 @@ report.figure(
 # standard deviation over seeds.
 
 # %% tags=["hide-input"]
-table = sweeps.wtm_table(results, early_epoch)
-summary = sweeps.mean_sd(table)
+table = analyses.wtm_table(results, early_epoch)
+summary = analyses.mean_sd(table)
 display(summary.round(3))
 S = summary["mean"]
 for key in ("rank_corr_active_median", "rank_corr_other_median", "rank_corr_active_positive",
@@ -191,7 +192,7 @@ report.glue("favoured_candidates", f"{S['favoured_candidates']:.0f}")
 # a spread that grows in the active class only.
 
 # %% tags=["hide-input"]
-act = measures.active_class(res["mean_sign"], data.y_train.numpy())
+act = measures.active_class_of(res)
 spread_active = measures.within_class_spread(res["pattern_means_train"], classes, act)
 spread_other = measures.within_class_spread(res["pattern_means_train"], classes, 1 - act)
 report.figure(plots.curves({"active class": np.nanmedian(spread_active, 1),
@@ -240,7 +241,7 @@ if readings:
     for name, t_cfg in variants.items():
         r = sweeps.seed_runs(data_cfg, model_cfg, t_cfg, seeds[:1], "section4")[0]
         d = load_data_of(r)
-        s = measures.wtm_summary(r.arrays, d.y_train.numpy(), n_pat, early_epoch)
+        s = measures.wtm_summary(r.arrays, early_epoch)
         h = r.history
         rows[name] = {"test_acc": r.metrics["test_acc"], "final loss": float(h["loss"][-1]),
                       "|W2|": float(np.linalg.norm(r["out.weight"])),
@@ -250,7 +251,7 @@ if readings:
                                            "spread_growth_active_median",
                                            "spread_growth_other_median",
                                            "intraclass_exceeds_share", "favoured_entropy")}}
-        top = sweeps.top_neurons(r["out.weight"], 1)[0]
+        top = measures.top_neurons(r["out.weight"], 1)[0]
         panels.append((r["pattern_means_train"][:, top, :],
                        f"{name.split(':')[0]} ({100 * r.metrics['test_acc']:.1f}%)"))
     readings_table = pd.DataFrame(rows).T

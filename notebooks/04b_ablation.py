@@ -40,12 +40,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from wtmlib import claims, measures, plots, report, sweeps
+from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class
 
 P = report.parameters("ablation", globals())
 P4 = report.chapter_parameters("wtm")  # the Section 4.1 model, data and training
-data_cfg, model_cfg, train_cfg = sweeps.section4_configs({**P4, "threads": threads})
+data_cfg, model_cfg, train_cfg = chapter.section4(P4)
+chapter.use_execution(P)
 seeds, early_epoch = list(range(P4["n_seeds"])), P4["early_epoch"]
 classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
@@ -66,7 +67,7 @@ runs = {name: sweeps.seed_runs(d, m, train_cfg, seeds, "section4")
 extra = "one hidden neuron, b2 trained by SGD"
 runs[extra] = sweeps.seed_runs(data_cfg, replace(model_cfg, n_hidden=1),
                                replace(train_cfg, biases="sgd"), seeds, "section4")
-tables = {name: sweeps.wtm_table(rs, early_epoch) for name, rs in runs.items()}
+tables = {name: analyses.wtm_table(rs, early_epoch) for name, rs in runs.items()}
 keys = ["test_acc", "rank_corr_active_median", "rank_corr_other_median",
         "spread_growth_active_median", "spread_growth_other_median", "intraclass_exceeds_share"]
 summary = pd.DataFrame({name: t[keys].astype(float).mean() for name, t in tables.items()}).T
@@ -86,7 +87,7 @@ display(spread.round(3))
 panels = []
 for name, rs in runs.items():
     r = rs[0]
-    top = sweeps.top_neurons(r["out.weight"], 1)[0]
+    top = measures.top_neurons(r["out.weight"], 1)[0]
     panels.append((r["pattern_means_train"][:, top, :],
                    f"{name} ({100 * r.metrics['test_acc']:.1f}%)"))
 report.figure(plots.trajectory_grid([panels[:3], panels[3:]], classes),
@@ -139,7 +140,7 @@ for i, s in enumerate(grid_sigmas):
     for j, w in enumerate(widths):
         rs = sweeps.seed_runs(replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w),
                               train_cfg, list(range(grid_seeds)), "section4", progress=False)
-        t = sweeps.wtm_table(rs, early_epoch).astype(float)
+        t = analyses.wtm_table(rs, early_epoch).astype(float)
         acc_grid[i, j] = t["test_acc"].mean()
         rc_grid[i, j] = t["rank_corr_active_median"].mean()
 report.figure(plots.panels_vs(widths, {

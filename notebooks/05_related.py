@@ -41,19 +41,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from wtmlib import claims, measures, plots, report, sweeps
+from wtmlib import chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import difficulty, make_synthetic
 from wtmlib.runs import load_data_of, run
 
 P = report.parameters("related", globals())
-if threads:
-    torch.set_num_threads(threads)
+chapter.use_execution(P)
 P3, P4 = report.chapter_parameters("noise"), report.chapter_parameters("wtm")
 plots.style()
 report.show_parameters(P)
-data4, model4, train4 = sweeps.section4_configs(P4)
+data4, model4, train4 = chapter.section4(P4)
 seeds4 = list(range(P4["n_seeds"]))
-runs4 = sweeps.seed_runs(data4, model4, train4, seeds4, "section4", progress=False)
+runs4 = sweeps.seed_runs(data4, model4, train4, seeds4, "section4")
 datas4 = [load_data_of(r) for r in runs4]
 
 # %% [markdown]
@@ -157,7 +156,7 @@ report.glue("cross_text", f"at epoch {cross}" if cross is not None else "never")
 # accuracy at $\sigma_\text{test} = 0.4$.
 
 # %% tags=["hide-input"]
-data3, model3, train3 = sweeps.section3_configs(P3)
+data3, model3, train3 = chapter.section3(P3)
 rows = []
 for seed in range(P3["n_seeds"]):
     d_cfg, t_cfg = sweeps.seeded(data3, train3, seed)

@@ -66,15 +66,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from wtmlib import claims, plots, report, sweeps
+from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class
 from wtmlib.mnist import AggregatedMNISTConfig, check_mnist_available, load_aggregated_mnist
-from wtmlib.train import ModelConfig, TrainConfig
 
 P = report.parameters("mnist", globals())
-data_cfg, model_cfg, train_cfg = report.configs(P, AggregatedMNISTConfig, ModelConfig,
-                                                TrainConfig)
-train_cfg = replace(train_cfg, progress=False)
+data_cfg, model_cfg, train_cfg = chapter.section4(P, AggregatedMNISTConfig)
+chapter.use_execution(P)
 seeds = list(range(n_seeds))
 plots.style()
 report.show_parameters(P)
@@ -101,10 +99,10 @@ claims.record("MNIST-acc", 100 * float(acc.mean()),
 # %% tags=["hide-input"]
 res = results[0]
 classes = pattern_class(10).numpy()
-neurons = sweeps.top_neurons(res["out.weight"], n_neurons_shown)
+neurons = measures.top_neurons(res["out.weight"], n_neurons_shown)
 cols = [int(np.flatnonzero(res["final_neurons"] == n)[0]) for n in neurons]
 report.figure(
-    plots.wtm_figure(res["pattern_means_train"], res["final_pre"][:, cols], res["mean_sign"],
+    plots.wtm_figure(res["pattern_means_train"], res["final_pre"][:, cols], measures.mean_sign(res),
                      data.p_train.numpy(), data.y_train.numpy(), classes, neurons,
                      res["out.weight"]),
     "Figure 6 re-made (seed 0): rows 1-2 the mean pre-activation (before batch norm) of "
@@ -118,8 +116,8 @@ report.figure(
 # The same measures as in the Section 4.1 chapter, over all neurons (mean over seeds):
 
 # %% tags=["hide-input"]
-table = sweeps.wtm_table(results, early_epoch, [data] * len(results))
-summary = sweeps.mean_sd(table)
+table = analyses.wtm_table(results, early_epoch)
+summary = analyses.mean_sd(table)
 display(summary.round(3))
 S = summary["mean"]
 for key in ("rank_corr_active_median", "rank_corr_other_median", "spread_growth_active_median",

@@ -1,5 +1,5 @@
 """Shared settings of the test suite: one torch thread (small tensors, reproducible
-timings on a 2-core machine)."""
+timings on a 2-core machine), runs on the CPU without progress bars."""
 
 import torch
 
@@ -7,6 +7,10 @@ torch.set_num_threads(1)
 
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from wtmlib.config import Execution, set_default_execution  # noqa: E402
+
+set_default_execution(Execution(device="cpu", threads=1, progress=False))
 
 # MNIST for the notebook tests: the shared offline copy when no data root is set
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

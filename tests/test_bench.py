@@ -9,31 +9,29 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from wtmlib import bench, runs
+from wtmlib import bench, cache, machine, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.train import ModelConfig, TrainConfig, train
+from wtmlib.config import ModelConfig, TrainConfig
+from wtmlib.train import train
 
 DATA = SyntheticConfig(n_dim=200, l_pat=5, n_pat=6, n_train=600, n_test=240)
 MODEL = ModelConfig(n_hidden=300)
 
 
 @pytest.mark.parametrize("model,cfg", [
-    (MODEL, TrainConfig(epochs=4, progress=False, device="cpu")),
-    (MODEL, TrainConfig(epochs=4, probe=False, progress=False, device="cpu")),
-    (MODEL, TrainConfig.section3(epochs=3, batch_size=64, until_fit=False, progress=False,
-                                 device="cpu")),
+    (MODEL, TrainConfig(epochs=4)),
+    (MODEL, TrainConfig(epochs=4, probe=False)),
+    (MODEL, TrainConfig.section3(epochs=3, batch_size=64, until_fit=False)),
     # the linear ablation: the hidden layer is never formed, matrix-vector products only
-    (ModelConfig(n_hidden=300, activation="linear"), TrainConfig(epochs=4, device="cpu",
-                                                                 progress=False)),
+    (ModelConfig(n_hidden=300, activation="linear"), TrainConfig(epochs=4)),
     (ModelConfig(n_hidden=300, activation="linear"),
-     TrainConfig.section3(epochs=3, batch_size=64, until_fit=False, progress=False,
-                          device="cpu")),
+     TrainConfig.section3(epochs=3, batch_size=64, until_fit=False)),
     # batch norm (bn_mlp_logits): the full weight-gradient product again, even linear
     (ModelConfig(n_hidden=300, activation="linear", batchnorm=True),
-     TrainConfig(epochs=4, device="cpu", progress=False)),
+     TrainConfig(epochs=4)),
     # Appendix A.1's regime: batch norm, large mini-batches, an evaluation pass an epoch
     (ModelConfig(n_hidden=300, batchnorm=True),
-     TrainConfig(epochs=3, batch_size=200, output_layer="sgd", device="cpu", progress=False)),
+     TrainConfig(epochs=3, batch_size=200, output_layer="sgd")),
 ])
 def test_run_flops_counts_the_matmuls_that_run(model, cfg):
     """``run_flops`` against PyTorch's FLOP counter: a whole run (within 8 %: the formula
@@ -78,11 +76,11 @@ def test_epoch_flops_by_hand():
         4 * 30 + 12 * 12 + 2 * 30 + 2 * 12)
 
 
-def test_stored_summary_adds_up_runs_of_this_code_only(tmp_path):
-    cfg = TrainConfig(epochs=2, progress=False, device="cpu")
+def test_stored_summary_adds_up_runs_of_this_numerics_version_only(tmp_path):
+    cfg = TrainConfig(epochs=2)
     res = runs.run(DATA, MODEL, cfg, experiment="exp", root=tmp_path)
     other = json.loads((tmp_path / "exp" / f"{res.key}.json").read_text())
-    other["info"]["code"] = "0" * 16  # a run of older code: not counted
+    other["info"]["numerics"] = cache.NUMERICS_VERSION - 1  # an older version: not counted
     (tmp_path / "exp" / "older.json").write_text(json.dumps(other))
     summary = bench.stored_summary(100.0, tmp_path)
     row = summary["exp"]
@@ -97,7 +95,8 @@ def _report(stored: dict) -> dict:
     return {"device": "cpu", "threads": 2, "torch": "x", "matmul_gflops": 200.0,
             "matmul_gflops_median": 100.0, "matmul64_gflops": 50.0, "rows": {}, "rounds": 1,
             "recording_overhead": 0.0, "autograd_over_plain": 1.0, "naive_over_recorded": 1.0,
-            "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0, "stored": stored}
+            "batched_speedup": 1.0, "batchnorm_autograd_over_recorded": 1.0,
+            "reference_over_fast": 1.0, "reference_over_fast_sgd": 1.0, "stored": stored}
 
 
 def test_report_prints_the_stored_floor_at_both_rates_and_in_all(capsys):
@@ -114,10 +113,11 @@ def test_report_prints_the_stored_floor_at_both_rates_and_in_all(capsys):
 
 def test_rate_probe_measures_again_only_when_its_last_rate_is_old(monkeypatch):
     calls = []
-    monkeypatch.setattr(bench, "matmul_rate", lambda *a, **k: calls.append(a) or 100.0 + len(calls))
-    probe = bench.RateProbe(every_s=3600)
+    monkeypatch.setattr(machine, "matmul_rate",
+                        lambda *a, **k: calls.append(a) or 100.0 + len(calls))
+    probe = machine.RateProbe(every_s=3600)
     assert probe.rate("cpu") == probe.rate(torch.device("cpu")) == 101.0 and len(calls) == 1
-    assert calls[0][:3] == (bench.N, bench.D, bench.H)  # the paper's shapes
+    assert calls[0][:3] == (machine.N, machine.D, machine.H)  # the paper's shapes
     probe.every_s = 0
     assert probe.rate("cpu") == 102.0 and len(calls) == 2
 
@@ -126,10 +126,10 @@ def test_probed_runs_store_the_rate_and_the_same_numbers(tmp_path, monkeypatch):
     """With $WTM_PROBE_RATE=1 a run's metrics hold the rate before and after it; the key
     and the arrays are those of an unprobed run (the probe draws from its own generator),
     and ``stored_summary`` gives the floor at those rates."""
-    cfg = TrainConfig(epochs=2, progress=False, device="cpu")
+    cfg = TrainConfig(epochs=2)
     plain = runs.run(DATA, MODEL, cfg, experiment="plain", root=tmp_path)
-    monkeypatch.setattr(runs, "_PROBE", bench.RateProbe(every_s=0))
-    monkeypatch.setenv(bench.PROBE_ENV, "1")
+    monkeypatch.setattr(runs, "_PROBE", machine.RateProbe(every_s=0))
+    monkeypatch.setenv(machine.PROBE_ENV, "1")
     torch.manual_seed(0)  # the global generator: the probe must not draw from it
     state = torch.random.get_rng_state()
     probed = runs.run(DATA, MODEL, cfg, experiment="probed", root=tmp_path)

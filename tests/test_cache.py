@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import wtmlib
-from wtmlib import cache, runs
+from wtmlib import cache, files, runs
 from wtmlib.data import SyntheticConfig
-from wtmlib.train import ModelConfig, TrainConfig
+from wtmlib.config import Execution, ModelConfig, TrainConfig
 
 DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=120, n_test=60)
 MODEL = ModelConfig(n_hidden=8)
-TRAIN = TrainConfig(epochs=2, device="cpu", progress=False)
+TRAIN = TrainConfig(epochs=2)
 
 
 @pytest.fixture
@@ -56,7 +56,11 @@ def test_round_trip_loads_without_training(tmp_path, monkeypatch, counted):
         np.testing.assert_array_equal(second[k], first[k])
     assert second.metrics == first.metrics
     assert second.config == runs.run_config(DATA, MODEL, TRAIN)
-    assert second.info["npz_sha256"] == cache._sha256(npz)
+    assert second.info["npz_sha256"] == files.sha256_file(npz)
+    assert second.info["numerics"] == cache.NUMERICS_VERSION
+    # provenance: where and how it was made (not part of the key)
+    assert {"commit", "torch", "device", "threads", "engine"} <= set(second.info)
+    assert second.info["engine"] == "fast" and second.info["device"] == "cpu"
     assert set(second.history) >= {"loss", "train_acc", "probe_acc"}
     np.testing.assert_array_equal(second.history["loss"], first["history_loss"])
 
@@ -64,8 +68,9 @@ def test_round_trip_loads_without_training(tmp_path, monkeypatch, counted):
 def test_execution_settings_do_not_change_the_key(tmp_path, monkeypatch, counted):
     first = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
     _forbid_training(monkeypatch)
-    other = TrainConfig(epochs=2, device="auto", progress=True, threads=1)
-    assert runs.run(DATA, MODEL, other, root=tmp_path).key == first.key
+    other = Execution(device="auto", progress=True, threads=2, engine="reference",
+                      checkpoint_every=1, workers=2, batch_models=3)
+    assert runs.run(DATA, MODEL, TRAIN, root=tmp_path, execution=other).key == first.key
 
 
 def test_refresh_recomputes(tmp_path, counted):
@@ -79,9 +84,9 @@ def test_refresh_recomputes(tmp_path, counted):
     dict(data=SyntheticConfig(**{**DATA.__dict__, "seed": 1})),
     dict(model=ModelConfig(n_hidden=9)),
     dict(model=ModelConfig(n_hidden=8, activation="linear")),
-    dict(train=TrainConfig(epochs=3, device="cpu", progress=False)),
-    dict(train=TrainConfig(epochs=2, seed=1, device="cpu", progress=False)),
-    dict(train=TrainConfig(epochs=2, biases="sgd", device="cpu", progress=False)),
+    dict(train=TrainConfig(epochs=3)),
+    dict(train=TrainConfig(epochs=2, seed=1)),
+    dict(train=TrainConfig(epochs=2, biases="sgd")),
 ])
 def test_different_configuration_different_key(change):
     base = runs.run_config(DATA, MODEL, TRAIN)
@@ -92,23 +97,11 @@ def test_different_configuration_different_key(change):
     assert cache.config_key(dict(base)) == cache.config_key(base)
 
 
-def test_code_change_changes_the_key(monkeypatch):
-    cfg = runs.run_config(DATA, MODEL, TRAIN)
-    key = cache.config_key(cfg)
-    monkeypatch.setattr(cache, "code_hash", lambda: "0123456789abcdef")
-    assert cache.config_key(cfg) != key
-
-
-def _damage_and_rerun(tmp_path, counted, damage):
+def test_numerics_version_changes_the_key(monkeypatch, tmp_path, counted):
     first = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
-    npz, meta = _files(tmp_path, first.key)
-    damage(npz, meta)
-    with pytest.warns(UserWarning, match="damaged"):
-        again = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
-    assert len(counted) == 2  # recomputed
-    for k in first.arrays:
-        np.testing.assert_array_equal(again[k], first[k])
-    assert cache.load("runs", first.key, tmp_path) is not None  # stored again, intact
+    monkeypatch.setattr(cache, "NUMERICS_VERSION", cache.NUMERICS_VERSION + 1)
+    again = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
+    assert again.key != first.key and len(counted) == 2  # the old result is not reused
 
 
 def _truncate(npz, _meta):
@@ -144,15 +137,50 @@ def _edit_checksum(_npz, meta):
     meta.write_text(json.dumps(doc))
 
 
+def _other_valid_archive(npz, _meta):
+    """A well-formed .npz of other arrays under the same name: only the checksum in the
+    JSON tells it apart."""
+    with open(npz, "wb") as f:
+        np.savez_compressed(f, **{"history_loss": np.zeros(3)})
+
+
+def _json_of_another_key(npz, meta):
+    """Another run's intact result copied under this key's names."""
+    other = runs.run(DATA, MODEL, TrainConfig(epochs=3), root=npz.parent.parent)
+    o_npz, o_meta = cache.paths("runs", other.key, npz.parent.parent)
+    npz.write_bytes(o_npz.read_bytes())
+    meta.write_bytes(o_meta.read_bytes())
+
+
 def _truncate_json(_npz, meta):
     text = meta.read_text()
     meta.write_text(text[: len(text) // 2])
 
 
 @pytest.mark.parametrize("damage", [_truncate, _flip_byte, _remove_npz, _edit_metric,
-                                    _edit_config, _edit_checksum, _truncate_json])
+                                    _edit_config, _edit_checksum, _truncate_json,
+                                    _other_valid_archive, _json_of_another_key])
 def test_damaged_result_is_recomputed(tmp_path, counted, damage):
-    _damage_and_rerun(tmp_path, counted, damage)
+    extra = 1 if damage is _json_of_another_key else 0  # that damage trains one more run
+    first = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
+    npz, meta = _files(tmp_path, first.key)
+    damage(npz, meta)
+    with pytest.warns(UserWarning, match="damaged"):
+        again = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
+    assert len(counted) == 2 + extra  # recomputed
+    for k in first.arrays:
+        np.testing.assert_array_equal(again[k], first[k])
+    assert cache.load("runs", first.key, tmp_path) is not None  # stored again, intact
+
+
+@pytest.mark.parametrize("damage, says", [(_other_valid_archive, "arrays' checksum"),
+                                          (_json_of_another_key, "holds key"),
+                                          (_edit_metric, "JSON's checksum")])
+def test_each_check_names_what_it_found(tmp_path, damage, says):
+    first = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
+    damage(*_files(tmp_path, first.key))
+    with pytest.warns(UserWarning, match=says):
+        assert cache.load("runs", first.key, tmp_path) is None
 
 
 def test_rewriting_the_json_unchanged_is_accepted(tmp_path, monkeypatch, counted):
@@ -183,7 +211,7 @@ def test_crafted_pickle_is_refused_and_not_executed(tmp_path, counted):
     assert not marker.exists()
     # the checksums are right: only the pickle can make the load fail
     doc = json.loads(meta.read_text())
-    assert doc["key"] == key and doc["info"]["npz_sha256"] == cache._sha256(npz)
+    assert doc["key"] == key and doc["info"]["npz_sha256"] == files.sha256_file(npz)
     with pytest.warns(UserWarning, match="allow_pickle"):
         assert cache.load("runs", key, tmp_path) is None
     assert not marker.exists()
@@ -226,7 +254,7 @@ def test_failed_write_leaves_no_temporary_file(tmp_path):
         raise RuntimeError("disk on fire")
     target = tmp_path / "file.bin"
     with pytest.raises(RuntimeError):
-        cache._atomic_write(target, explode)
+        files.atomic_write(target, explode)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -254,7 +282,7 @@ def test_full_disk_says_so_and_leaves_earlier_results_intact(tmp_path, monkeypat
         f.write(b"PK\x03\x04 half an archive")  # a partial write, then the disk is full
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(cache.np, "savez", full_disk)
+    monkeypatch.setattr(cache.np, "savez_compressed", full_disk)
     with pytest.raises(OSError, match="No space left on device.*WTM_RESULTS"):
         cache.cached("exp", {"a": 2}, lambda: ({"x": np.zeros(2)}, {"m": 2.0}), root=tmp_path)
     monkeypatch.undo()
@@ -263,38 +291,20 @@ def test_full_disk_says_so_and_leaves_earlier_results_intact(tmp_path, monkeypat
     np.testing.assert_array_equal(again["x"], np.arange(3.0))
 
 
-def test_code_text_ignores_prose_not_code():
-    base = 'def f(x):\n    """Doc."""\n    return x + 1  # comment\n'
-    prose = 'def f(x):\n    """Other words."""\n\n    return x + 1  # another comment\n'
-    no_doc = 'def f(x):\n    return x + 1\n'
-    code = 'def f(x):\n    """Doc."""\n    return x + 2\n'
-    assert cache.code_text(base) == cache.code_text(prose) == cache.code_text(no_doc)
-    assert cache.code_text(code) != cache.code_text(base)
-    assert cache.code_text('def g():\n    """Only a docstring."""\n') != cache.code_text(base)
-
-
-def test_code_hash_covers_every_number_making_module(monkeypatch):
-    here = Path(wtmlib.__file__).resolve().parent
-    assert all((here / name).exists() for name in cache.CODE_MODULES)
-    base = cache.code_hash()
-    real = cache.code_text
-    monkeypatch.setattr(cache, "code_text", lambda src: real(src) + ("x" if "Layca" in src
-                                                                     and "class" in src else ""))
-    cache._code_text_of.cache_clear()  # the texts remembered by source
-    assert cache.code_hash() != base
+def test_stored_lists_results_and_prune_removes_what_no_configuration_can_use(
+        tmp_path, monkeypatch):
+    current = runs.run(DATA, MODEL, TRAIN, root=tmp_path)
+    monkeypatch.setattr(cache, "NUMERICS_VERSION", cache.NUMERICS_VERSION - 1)
+    old = runs.run(DATA, MODEL, TRAIN, root=tmp_path)  # made by an older numerics version
     monkeypatch.undo()
-    cache._code_text_of.cache_clear()
-    assert cache.code_hash() == base
-
-
-def test_code_hash_follows_an_edited_module(tmp_path, monkeypatch):
-    """The texts are remembered by source, not by file: an edit changes the hash at once."""
-    here = Path(wtmlib.__file__).resolve().parent
-    for name in cache.CODE_MODULES:
-        (tmp_path / name).write_text((here / name).read_text())
-    monkeypatch.setattr(cache, "__file__", str(tmp_path / "cache.py"))
-    base = cache.code_hash()
-    assert cache.code_hash() == base
-    optim = tmp_path / "optim.py"
-    optim.write_text(optim.read_text() + "\nEXTRA = 1\n")
-    assert cache.code_hash() != base
+    rows = {r["key"]: r for r in cache.stored(tmp_path)}
+    assert set(rows) == {current.key, old.key}
+    assert rows[current.key]["current"] and not rows[old.key]["current"]
+    assert rows[old.key]["numerics"] == cache.NUMERICS_VERSION - 1
+    assert rows[current.key]["bytes"] > 0 and rows[current.key]["experiment"] == "runs"
+    assert [r["key"] for r in cache.prune(tmp_path, dry_run=True)] == [old.key]
+    assert len(cache.stored(tmp_path)) == 2  # a dry run deletes nothing
+    assert [r["key"] for r in cache.prune(tmp_path)] == [old.key]
+    assert [r["key"] for r in cache.stored(tmp_path)] == [current.key]
+    assert not any(p.stem == old.key for p in (tmp_path / "runs").iterdir())
+    assert cache.load("runs", current.key, tmp_path) is not None

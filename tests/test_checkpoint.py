@@ -9,20 +9,18 @@ import torch
 
 from wtmlib import cache, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.train import ModelConfig, TrainConfig, train
+from wtmlib.config import Execution, ModelConfig, TrainConfig
+from wtmlib.train import train
 
 TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=12)
 REGIMES = {
-    "layca full batch": TrainConfig(epochs=9, lr_decay_epoch=5, snapshots=(0, 3, 9),
-                                    checkpoint_every=2, checkpoint_every_s=0, device="cpu", progress=False),
+    "layca full batch": TrainConfig(epochs=9, lr_decay_epoch=5, snapshots=(0, 3, 9)),
     "sgd mini-batch": TrainConfig.section3(epochs=9, batch_size=64, until_fit=False,
-                                           snapshots=(1, 6), checkpoint_every=2,
-                                           checkpoint_every_s=0, device="cpu", progress=False),
-    "sgd small batches": TrainConfig.section3(epochs=9, batch_size=4, until_fit=False,
-                                              checkpoint_every=2, checkpoint_every_s=0,
-                                              device="cpu", progress=False),
+                                           snapshots=(1, 6)),
+    "sgd small batches": TrainConfig.section3(epochs=9, batch_size=4, until_fit=False),
 }
+EXE = Execution(device="cpu", progress=False, checkpoint_every=2, checkpoint_every_s=0)
 
 
 class Stop(Exception):
@@ -50,14 +48,14 @@ def test_interrupted_run_resumes_from_its_checkpoint(tmp_path, regime):
     assert whole.metrics["resumed_from_epoch"] == 0
     ckpt = tmp_path / "run.ckpt.pt"
     with pytest.raises(Stop):
-        train(data, MODEL, cfg, callback=_interrupt_at(7), checkpoint=ckpt)
+        train(data, MODEL, cfg, callback=_interrupt_at(7), checkpoint=ckpt, execution=EXE)
     assert ckpt.exists()
     # the derivative signs travel as one int8 vector pair per window of steps (here an
     # epoch: 6 before the checkpoint), no steps left pending
-    rec = torch.load(ckpt, weights_only=True)["recorder"]
+    rec = torch.load(ckpt, weights_only=True)["engine"]["recorders"][0]
     assert len(rec["window_s"]) == len(rec["window_t"]) == 6 and "pending" not in rec
     assert all(v.dtype == torch.int8 and v.shape == (TINY.n_train,) for v in rec["window_s"])
-    resumed = train(data, MODEL, cfg, checkpoint=ckpt)
+    resumed = train(data, MODEL, cfg, checkpoint=ckpt, execution=EXE)
     assert resumed.metrics["resumed_from_epoch"] == 6  # the last multiple of 2 before 7
     _assert_same_arrays(whole.arrays, resumed.arrays)
     for key in ("epochs_run", "steps", "train_acc", "test_acc"):
@@ -70,10 +68,10 @@ def test_checkpoints_are_spaced_in_time(tmp_path):
     data = make_synthetic(TINY)
     ckpt = tmp_path / "run.ckpt.pt"
     with pytest.raises(Stop):
-        train(data, MODEL, replace(cfg, checkpoint_every_s=3600.0),
+        train(data, MODEL, cfg, replace(EXE, checkpoint_every_s=3600.0),
               callback=_interrupt_at(7), checkpoint=ckpt)
     assert not ckpt.exists()
-    resumed = train(data, MODEL, cfg, checkpoint=ckpt)
+    resumed = train(data, MODEL, cfg, EXE, checkpoint=ckpt)
     assert resumed.metrics["resumed_from_epoch"] == 0
 
 
@@ -82,16 +80,16 @@ def test_checkpoint_of_another_configuration_is_ignored(tmp_path):
     data = make_synthetic(TINY)
     ckpt = tmp_path / "run.ckpt.pt"
     with pytest.raises(Stop):
-        train(data, MODEL, cfg, callback=_interrupt_at(5), checkpoint=ckpt)
+        train(data, MODEL, cfg, EXE, callback=_interrupt_at(5), checkpoint=ckpt)
     other = TrainConfig(**{**cfg.__dict__, "seed": 1})
     with pytest.warns(UserWarning, match="another configuration"):
-        out = train(data, MODEL, other, checkpoint=ckpt)
+        out = train(data, MODEL, other, EXE, checkpoint=ckpt)
     assert out.metrics["resumed_from_epoch"] == 0
     with pytest.raises(Stop), pytest.warns(UserWarning, match="another configuration"):
-        train(data, MODEL, cfg, callback=_interrupt_at(5), checkpoint=ckpt)  # seed 0 again
+        train(data, MODEL, cfg, EXE, callback=_interrupt_at(5), checkpoint=ckpt)  # seed 0 again
     with pytest.warns(UserWarning, match="another configuration"):  # same config, other data
         out = train(make_synthetic(TINY.__class__(**{**TINY.__dict__, "seed": 3})), MODEL, cfg,
-                    checkpoint=ckpt)
+                    EXE, checkpoint=ckpt)
     assert out.metrics["resumed_from_epoch"] == 0
 
 
@@ -107,7 +105,8 @@ def test_crafted_pickle_checkpoint_is_refused_not_executed(tmp_path, monkeypatch
     torch.save({"fingerprint": Boom()}, ckpt)  # torch.save pickles; weights_only must refuse
     hostile = ckpt.read_bytes()  # (the run overwrites its checkpoint as it goes)
     with pytest.warns(UserWarning, match="ignoring checkpoint"):
-        out = train(make_synthetic(TINY), MODEL, REGIMES["layca full batch"], checkpoint=ckpt)
+        out = train(make_synthetic(TINY), MODEL, REGIMES["layca full batch"], EXE,
+                    checkpoint=ckpt)
     assert out.metrics["resumed_from_epoch"] == 0
     assert not (tmp_path / "PWNED").exists()
     ckpt.write_bytes(hostile)
@@ -119,7 +118,7 @@ def test_unwritable_checkpoint_warns_and_training_goes_on(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     with pytest.warns(UserWarning, match="could not write checkpoint"):
-        out = train(make_synthetic(TINY), MODEL, REGIMES["layca full batch"],
+        out = train(make_synthetic(TINY), MODEL, REGIMES["layca full batch"], EXE,
                     checkpoint=blocker / "run.ckpt.pt")
     assert out.metrics["epochs_run"] == 9
 

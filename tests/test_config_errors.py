@@ -9,7 +9,7 @@ from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig
 from wtmlib.model import MLP
 from wtmlib.optim import Layca
-from wtmlib.train import ModelConfig, TrainConfig, resolve_device
+from wtmlib.config import Execution, ModelConfig, TrainConfig
 
 SMALL = dict(n_dim=60, l_pat=3, n_pat=6, n_train=600, n_test=120)
 
@@ -91,10 +91,17 @@ CASES = [
     ("seed", T(seed=-3)),
     ("probe", T(probe=1)),
     ("keep_neurons", T(keep_neurons=-1)),
-    ("device", T(device="tpu")),
-    ("device", T(device=0)),
-    ("threads", T(threads=-1)),
-    ("progress", T(progress="no")),
+    ("keep_mean_sign", T(keep_mean_sign=0)),
+    ("keep_probe_means", T(keep_probe_means="no")),
+    # execution settings
+    ("device", lambda: Execution(device="tpu")),
+    ("device", lambda: Execution(device=0)),
+    ("threads", lambda: Execution(threads=-1)),
+    ("progress", lambda: Execution(progress="no")),
+    ("engine", lambda: Execution(engine="slow")),
+    ("workers", lambda: Execution(workers=-1)),
+    ("batch_models", lambda: Execution(batch_models=1.5)),
+    ("checkpoint_every", lambda: Execution(checkpoint_every=-1)),
     ("epochs", lambda: TrainConfig.section3(epochs=0)),
     # optimizer
     ("lr", lambda: Layca([torch.nn.Parameter(torch.ones(2))], lr=0)),
@@ -121,7 +128,8 @@ def test_valid_configurations_pass():
     SyntheticConfig(**{**SMALL, "pattern_weights": [1, 0, 2, 0, 1, 1], "n_train": 7})
     SyntheticConfig(**{**SMALL, "sigma_train": 0, "sigma_test": 0.0, "delta": 2})
     ModelConfig(n_hidden=1, activation="linear", batchnorm=True)
-    TrainConfig(lr=1, batch_size=0, lr_decay_epoch=-1, device="cuda:1", threads=2)
+    TrainConfig(lr=1, batch_size=0, lr_decay_epoch=-1, keep_mean_sign=False)
+    Execution(device="cuda:1", threads=2, engine="reference", workers=2, batch_models=8)
     TrainConfig.section3()
 
 
@@ -134,5 +142,5 @@ def test_configs_are_frozen():
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA present")
 def test_cuda_requested_without_cuda():
     with pytest.raises(ConfigError, match="^device="):
-        resolve_device("cuda")
-    assert resolve_device("auto") == torch.device("cpu")
+        Execution(device="cuda").torch_device()
+    assert Execution(device="auto").torch_device() == torch.device("cpu")

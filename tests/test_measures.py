@@ -124,7 +124,9 @@ def test_wtm_summary_constructed():
     m = _trajectories()  # neuron 0 active class 0; neuron 1 active class 1 (constant there)
     y = np.array([0, 0, 1, 1])
     mean_sign = np.array([[-1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, -1.0]])
-    s = M.wtm_summary({"pattern_means_train": m, "mean_sign": mean_sign}, y, 6, early_epoch=1)
+    sums = np.stack([np.stack([np.full(2, (y == c).sum()), mean_sign[y == c].sum(0),
+                               (mean_sign[y == c] ** 2).sum(0)]) for c in (0, 1)])
+    s = M.wtm_summary({"pattern_means_train": m, "sign_class_sums": sums}, early_epoch=1)
     assert s["n_neurons"] == 2
     assert s["active_class1_share"] == 0.5
     assert s["rank_corr_active_median"] == pytest.approx(1.0)
@@ -136,12 +138,13 @@ def test_wtm_summary_constructed():
 
 
 def test_wtm_summary_on_a_tiny_run():
-    from wtmlib.train import ModelConfig, TrainConfig, train
+    from wtmlib.config import ModelConfig, TrainConfig
+    from wtmlib.train import train
 
     data = make_synthetic(SyntheticConfig(n_dim=60, n_pat=6, n_train=600, n_test=60))
     out = train(data, ModelConfig(n_hidden=8),
-                TrainConfig(epochs=5, lr_decay_epoch=-1, device="cpu", progress=False))
-    s = M.wtm_summary(out.arrays, data.y_train.numpy(), 6, early_epoch=1)
+                TrainConfig(epochs=5, lr_decay_epoch=-1))
+    s = M.wtm_summary(out.arrays, early_epoch=1)
     assert s["n_neurons"] == 8
     assert 0.0 <= s["init_winner_chance"] <= 1.0
     assert all(isinstance(v, (int, float)) for v in s.values())

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic, pattern_class
-from wtmlib.train import TrainConfig
+from wtmlib.config import ENGINES, Execution, TrainConfig
 
 
 @st.composite
@@ -67,9 +67,22 @@ def test_invalid_synthetic_configs_name_the_parameter(bad):
     st.tuples(st.just("batch_size"), st.integers(max_value=-1)),
     st.tuples(st.just("optimizer"), st.text(max_size=6).filter(lambda s: s not in ("sgd", "layca"))),
     st.tuples(st.just("lr_decay_factor"), st.floats(max_value=0.0)),
-    st.tuples(st.just("threads"), st.integers(max_value=-1)),
 ))
 def test_invalid_train_configs_name_the_parameter(bad):
     name, value = bad
     with pytest.raises(ConfigError, match=name):
         TrainConfig(**{name: value})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.one_of(
+    st.tuples(st.just("threads"), st.integers(max_value=-1)),
+    st.tuples(st.just("workers"), st.integers(max_value=-1)),
+    st.tuples(st.just("batch_models"), st.integers(max_value=-1)),
+    st.tuples(st.just("checkpoint_every_s"), st.floats(max_value=-1e-9) | st.just(math.inf)),
+    st.tuples(st.just("engine"), st.text(max_size=9).filter(lambda s: s not in ENGINES)),
+))
+def test_invalid_execution_settings_name_the_parameter(bad):
+    name, value = bad
+    with pytest.raises(ConfigError, match=name):
+        Execution(**{name: value})

@@ -12,9 +12,14 @@ import torch.nn.functional as F
 from wtmlib.cache import history
 from wtmlib.data import SyntheticConfig, difficulty, make_synthetic
 from wtmlib.model import MLP
-from wtmlib import record
+from wtmlib.fast import record
+from wtmlib.fast.record import FastRecorder
+from wtmlib.measures import (active_class, active_class_of, mean_sign, sign_class_correlation,
+                             sign_class_correlation_of)
 from wtmlib.record import Recorder, pattern_average_matrix
-from wtmlib.train import ModelConfig, TrainConfig, model_from_arrays, train
+from wtmlib.config import ModelConfig, TrainConfig
+from wtmlib.model import model_from_arrays
+from wtmlib.train import train
 
 TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=12)
@@ -119,8 +124,7 @@ def _sign_dl_da(state, x, y):
 
 def test_recorder_exact_full_batch(tiny):
     epochs = 5
-    cfg = TrainConfig(epochs=epochs, lr_decay_epoch=3, keep_neurons=KEEP, device="cpu",
-                      progress=False)
+    cfg = TrainConfig(epochs=epochs, lr_decay_epoch=3, keep_neurons=KEEP)
     out, states = _train_saving_states(tiny, MODEL, cfg)
     assert out.metrics["epochs_run"] == epochs and out.metrics["steps"] == epochs
     assert sorted(states["step"]) == list(range(epochs))
@@ -131,15 +135,17 @@ def test_recorder_exact_full_batch(tiny):
     _check_final(out, states, tiny, epochs)
     want = sum(_sign_dl_da(states["step"][s], tiny.x_train, tiny.y_train)
                for s in range(epochs)) / epochs
-    assert out.arrays["mean_sign"].shape == (TINY.n_train, MODEL.n_hidden)
-    np.testing.assert_array_equal(out.arrays["mean_sign"], want.float().numpy())
-    assert set(np.unique(out.arrays["mean_sign"]).tolist()) >= {-1.0, 1.0}
+    got = mean_sign(out.arrays)
+    assert got.shape == (TINY.n_train, MODEL.n_hidden)
+    assert out.arrays["sign_total"].dtype == np.int16  # exact counts, stored small
+    np.testing.assert_array_equal(got, want.float().numpy())
+    assert set(np.unique(got).tolist()) >= {-1.0, 1.0}
 
 
 def test_recorder_exact_mini_batch(tiny):
     epochs, bs = 3, 64  # 300 samples: four batches of 64 and one of 44 per epoch
     cfg = TrainConfig.section3(epochs=epochs, batch_size=bs, until_fit=False, seed=5,
-                               keep_neurons=KEEP, device="cpu", progress=False)
+                               keep_neurons=KEEP)
     out, states = _train_saving_states(tiny, MODEL, cfg)
     n = TINY.n_train
     per_epoch = math.ceil(n / bs)
@@ -167,10 +173,10 @@ def test_recorder_exact_mini_batch(tiny):
                 torch.testing.assert_close(nxt[name], state[name] - cfg.lr * prm.grad)
             step += 1
     assert torch.equal(count, torch.full((n,), float(epochs)))  # each sample once per epoch
-    mean_sign = out.arrays["mean_sign"]
-    np.testing.assert_array_equal(mean_sign, (sign_sum / count[:, None]).float().numpy())
+    got = mean_sign(out.arrays)
+    np.testing.assert_array_equal(got, (sign_sum / count[:, None]).float().numpy())
     # sums of epochs signs: integers of the parity of epochs within [-epochs, epochs]
-    total = mean_sign * epochs
+    total = got * epochs
     np.testing.assert_allclose(total, np.round(total), atol=1e-5)
     assert np.all(np.abs(total) <= epochs) and np.all(np.round(total) % 2 == epochs % 2)
     assert set(np.unique(np.round(total)).tolist()) >= {-epochs, epochs}
@@ -180,8 +186,9 @@ def test_recorder_exact_mini_batch(tiny):
 @pytest.mark.parametrize("w2_second", [[0.5, -0.7], [-1.0, 0.0]])  # W2's signs kept / moved
 def test_recorder_sign_accumulation_by_hand(monkeypatch, window, w2_second):
     monkeypatch.setattr(record, "WINDOW", window)
-    rec = Recorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), torch.tensor([0, 1, 0, 1]),
-                   torch.zeros(4, dtype=torch.bool), n_pat=2, n_hidden=2)
+    rec = FastRecorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]),
+                       torch.tensor([0, 1, 0, 1]), torch.zeros(4, dtype=torch.bool), n_pat=2,
+                       n_hidden=2)
     # sign(dL/da) = sign(dL/dlogit) sign(W2)^T: two mini-batch steps, then a full batch
     rec.observe_output_grad(torch.tensor([1.0, -0.5]), torch.tensor([0.3, -0.2]),
                             torch.tensor([0, 1]))  # rows 0, 1: [[1, -1], [-1, 1]]
@@ -189,7 +196,7 @@ def test_recorder_sign_accumulation_by_hand(monkeypatch, window, w2_second):
                             torch.tensor([1, 2]))  # rows 1, 2: [-1, 1]^T sign(w2_second)
     t2 = torch.sign(torch.tensor(w2_second)).tolist()
     moved = t2 != [1.0, -1.0] and window > 1  # a window whose W2 changed sign
-    rec.observe_train(torch.zeros(2, 3), torch.zeros(4))  # a recorded state ends a window
+    rec.observe_train_w(torch.zeros(2, 3), torch.zeros(4))  # a recorded state ends a window
     assert len(rec.window_s) == (1 if window > 1 else 2) and not rec.pending
     assert (rec.sign_sum is None) == (not moved)  # no [n, h] sum unless W2 moved
     rec.observe_output_grad(torch.ones(4), torch.tensor([2.0, 3.0]))  # [[1, 1]] * 4
@@ -200,9 +207,49 @@ def test_recorder_sign_accumulation_by_hand(monkeypatch, window, w2_second):
                      [(-1 - t2[0] + 1) / 3, (1 - t2[1] + 1) / 3],
                      [(t2[0] + 1) / 2, (t2[1] + 1) / 2],
                      [1.0, 1.0]])
-    np.testing.assert_allclose(got["mean_sign"], want)
+    np.testing.assert_allclose(mean_sign(got), want)
     assert got["final_neurons"].tolist() == [1]
     np.testing.assert_allclose(got["final_pre"][:, 0], [2 * 1 - 2, 2 * 4 - 5, 2 * 7 - 8, 2 * 10 - 11])
+
+
+def test_reference_recorder_by_hand():
+    """What the hook points hand the reference recorder, summed as the paper defines it."""
+    y = torch.tensor([0, 1, 0, 1])
+    rec = Recorder(torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]), y,
+                   torch.tensor([True, False, False, False]), n_pat=2, n_hidden=2)
+    rec.observe_signs(torch.tensor([[0.2, -0.1], [-3.0, 0.0]]), torch.tensor([0, 1]))
+    rec.observe_signs(torch.tensor([[1.0, 1.0], [-1.0, -2.0], [0.5, -0.5], [2.0, 2.0]]))
+    z = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
+    rec.observe_train(z, torch.tensor([1.0, -1.0, -2.0, 3.0]))
+    np.testing.assert_allclose(rec.means_train[0].numpy(), [[3.0, 5.0], [4.0, 6.0]])  # [h, pat]
+    assert rec.history["train_acc"][0].item() == 0.5  # samples 2 and 3 right, 0 and 1 wrong
+    got = rec.arrays(torch.eye(4, 3), torch.ones(2, 3), torch.tensor([1.0, -2.0]), 1)
+    want = np.array([[2 / 2, 0 / 2], [-2 / 2, -1 / 2], [1.0, -1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(mean_sign(got), want)
+    np.testing.assert_array_equal(got["sign_count"], [2, 2, 1, 1])
+    # the per-class sums give the class-level measures without the per-sample array
+    assert active_class_of(got).tolist() == active_class(want, y.numpy()).tolist()
+    np.testing.assert_allclose(sign_class_correlation_of(got),
+                               sign_class_correlation(want, y.numpy()))
+    shares = rec.history["share_difficult"][0] + rec.history["share_regular"][0]
+    assert shares.item() == pytest.approx(1.0)
+
+
+def test_keep_flags_choose_what_is_stored(tiny):
+    full = train(tiny, MODEL, TrainConfig(epochs=3))
+    lean = train(tiny, MODEL, TrainConfig(epochs=3, keep_mean_sign=False,
+                                          keep_probe_means=False))
+    assert {"sign_total", "sign_count", "pattern_means_probe"} <= set(full.arrays)
+    assert set(full.arrays) - set(lean.arrays) == {"sign_total", "sign_count",
+                                                   "pattern_means_probe"}
+    for name in lean.arrays:  # what is kept is the same
+        np.testing.assert_array_equal(lean.arrays[name], full.arrays[name], err_msg=name)
+    y = tiny.y_train.numpy()
+    assert (active_class_of(lean.arrays) == active_class(mean_sign(full.arrays), y)).all()
+    np.testing.assert_allclose(sign_class_correlation_of(lean.arrays),
+                               sign_class_correlation(mean_sign(full.arrays), y), atol=1e-9)
+    with pytest.raises(KeyError, match="keep_mean_sign"):
+        mean_sign(lean.arrays)
 
 
 def test_pattern_average_matrix():
@@ -222,7 +269,7 @@ E2E = SyntheticConfig(n_dim=100, l_pat=5, n_pat=10, n_train=2000, n_test=1000,
 
 def test_end_to_end_training_learns():
     out = train(make_synthetic(E2E), ModelConfig(n_hidden=60),
-                TrainConfig(epochs=20, device="cpu", progress=False))
+                TrainConfig(epochs=20))
     h = history(out.arrays)
     assert len(h["loss"]) == 21 and out.metrics["epochs_run"] == 20
     assert h["probe_acc"][0] < 0.7  # the initialisation is near chance
@@ -242,7 +289,7 @@ def test_end_to_end_training_learns():
 def test_until_fit_stops_at_the_first_fitted_epoch(batch_size):
     data = make_synthetic(SyntheticConfig(n_dim=60, l_pat=3, n_pat=6, n_train=300, n_test=60,
                                           sigma_train=0.05))
-    cfg = TrainConfig.section3(epochs=100, batch_size=batch_size, device="cpu", progress=False)
+    cfg = TrainConfig.section3(epochs=100, batch_size=batch_size)
     out = train(data, ModelConfig(n_hidden=30), cfg)
     acc = history(out.arrays)["train_acc"]
     m = out.metrics
@@ -256,7 +303,7 @@ def test_until_fit_stops_at_the_first_fitted_epoch(batch_size):
 def test_until_fit_reports_hitting_the_bound(batch_size):
     data = make_synthetic(SyntheticConfig(n_dim=60, l_pat=3, n_pat=6, n_train=600, n_test=60,
                                           sigma_train=3.0))
-    cfg = TrainConfig.section3(epochs=2, batch_size=batch_size, device="cpu", progress=False)
+    cfg = TrainConfig.section3(epochs=2, batch_size=batch_size)
     out = train(data, ModelConfig(n_hidden=30), cfg)
     m = out.metrics
     assert m["hit_max_epochs"] and not m["fitted"] and m["train_acc"] < 1.0
@@ -284,11 +331,10 @@ def test_section3_preset():
 
 
 @pytest.mark.parametrize("model_cfg, cfg", [
-    (MODEL, TrainConfig(epochs=3, device="cpu", progress=False)),
-    (MODEL, TrainConfig.section3(epochs=2, batch_size=64, until_fit=False, device="cpu",
-                                 progress=False)),  # the written-out SGD step
+    (MODEL, TrainConfig(epochs=3)),
+    (MODEL, TrainConfig.section3(epochs=2, batch_size=64, until_fit=False)),  # the written-out SGD step
     (ModelConfig(n_hidden=12, batchnorm=True),  # mini-batches through autograd
-     TrainConfig(epochs=2, batch_size=100, device="cpu", progress=False)),
+     TrainConfig(epochs=2, batch_size=100)),
 ])
 def test_wall_time_is_the_time_train_took(tiny, model_cfg, cfg):
     """``wall_s`` (the training time the Speed page adds up) lies within the call."""
@@ -298,8 +344,8 @@ def test_wall_time_is_the_time_train_took(tiny, model_cfg, cfg):
 
 
 @pytest.mark.parametrize("cfg", [
-    TrainConfig(epochs=4, device="cpu", progress=False),
-    TrainConfig.section3(epochs=2, batch_size=64, until_fit=False, device="cpu", progress=False),
+    TrainConfig(epochs=4),
+    TrainConfig.section3(epochs=2, batch_size=64, until_fit=False),
 ])
 def test_training_is_deterministic(tiny, cfg):
     a, b = train(tiny, MODEL, cfg), train(tiny, MODEL, cfg)
@@ -314,7 +360,7 @@ def test_training_is_deterministic(tiny, cfg):
 
 
 def test_probe_off_still_reports_test_accuracy(tiny):
-    out = train(tiny, MODEL, TrainConfig(epochs=2, probe=False, device="cpu", progress=False))
+    out = train(tiny, MODEL, TrainConfig(epochs=2, probe=False))
     assert "pattern_means_probe" not in out.arrays and "history_probe_acc" not in out.arrays
     model = model_from_arrays(out.arrays, MODEL)
     with torch.no_grad():
@@ -323,7 +369,7 @@ def test_probe_off_still_reports_test_accuracy(tiny):
 
 
 def test_snapshots_store_the_weights_after_the_chosen_epochs(tiny):
-    cfg = TrainConfig(epochs=4, lr_decay_epoch=-1, progress=False, snapshots=(3, 0, 3))
+    cfg = TrainConfig(epochs=4, lr_decay_epoch=-1, snapshots=(3, 0, 3))
     out, states = _train_saving_states(tiny, ModelConfig(n_hidden=12), cfg)
     assert list(out.arrays["snapshot_epochs"]) == [0, 3]
     for k, epoch in enumerate((0, 3)):

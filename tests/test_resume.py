@@ -16,11 +16,12 @@ SWEEP = """
 import sys
 from wtmlib import sweeps
 from wtmlib.data import SyntheticConfig
-from wtmlib.train import ModelConfig, TrainConfig
+from wtmlib.config import Execution, ModelConfig, TrainConfig, set_default_execution
+set_default_execution(Execution(threads=1, progress=False))
 data = SyntheticConfig(n_dim=60, l_pat=3, n_pat=6, n_train=600, n_test=120)
-train = TrainConfig.section3(epochs=30, batch_size=32, progress=False, threads=1)
+train = TrainConfig.section3(epochs=30, batch_size=32)
 grid = sweeps.noise_grid(data, ModelConfig(n_hidden=40), train, [0.1, 0.3, 0.6, 1.0],
-                         [0.2, 0.5], [0, 1], progress=False)
+                         [0.2, 0.5], [0, 1])
 import numpy as np
 np.save(sys.argv[1], grid.acc)
 """
@@ -68,12 +69,12 @@ def test_killed_sweep_resumes_with_identical_results(tmp_path):
 LONG_RUN = """
 from wtmlib import runs
 from wtmlib.data import SyntheticConfig
-from wtmlib.train import ModelConfig, TrainConfig
+from wtmlib.config import Execution, ModelConfig, TrainConfig
 data = SyntheticConfig(n_dim=200, l_pat=10, n_pat=10, n_train=3000, n_test=600)
 runs.run(data, ModelConfig(n_hidden=300), TrainConfig(epochs=120, lr_decay_epoch=100,
-         snapshots=[0, 50, 120], checkpoint_every=10, checkpoint_every_s=0, progress=False,
-         threads=1),
-         experiment="long")
+         snapshots=[0, 50, 120]), experiment="long",
+         execution=Execution(threads=1, progress=False, checkpoint_every=10,
+                             checkpoint_every_s=0))
 """
 
 

@@ -3,6 +3,7 @@ batched (stacked models), a process pool, and a dask.distributed local cluster."
 
 import concurrent.futures
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,17 +11,18 @@ import pytest
 from wtmlib import sweeps
 from wtmlib.checks import ConfigError
 from wtmlib.data import SyntheticConfig
-from wtmlib.train import ModelConfig, TrainConfig
+from wtmlib.config import Execution, ModelConfig, TrainConfig
 
 DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=16)
-TRAIN = TrainConfig.section3(epochs=20, batch_size=64, threads=1, progress=False)
+TRAIN = TrainConfig.section3(epochs=20, batch_size=64)
+EXE = Execution(device="cpu", threads=1, progress=False)
 SIGMAS, SEEDS = [0.1, 0.6, 1.5], [0, 1]
 
 
 def _grid(root: Path, monkeypatch, **engine):
     monkeypatch.setenv("WTM_RESULTS", str(root))
-    return sweeps.noise_grid(DATA, MODEL, TRAIN, SIGMAS, [0.3], SEEDS, progress=False, **engine)
+    return sweeps.noise_grid(DATA, MODEL, TRAIN, SIGMAS, [0.3], SEEDS, **engine)
 
 
 def _stored(root: Path) -> dict:
@@ -45,9 +47,9 @@ def _same(grid, root, reference):
 
 
 def test_batched_sweep_stores_what_one_by_one_stores(tmp_path, monkeypatch, reference):
-    grid = _grid(tmp_path, monkeypatch, batch_models=4)
+    grid = _grid(tmp_path, monkeypatch, execution=replace(EXE, batch_models=4))
     _same(grid, tmp_path, reference)
-    batched = [json.loads(p.read_text())["metrics"].get("batched_with")
+    batched = [json.loads(p.read_text())["metrics"].get("stacked_with")
                for p in (tmp_path / "noise").glob("*.json")]
     assert sorted(batched) == [2, 2, 4, 4, 4, 4]  # 6 runs in groups of 4 and 2
 
@@ -70,26 +72,25 @@ def test_dask_local_cluster_sweep(tmp_path, monkeypatch, reference):
 def test_prefetch_computes_only_what_is_missing(tmp_path, monkeypatch, reference):
     _grid(tmp_path, monkeypatch)
     jobs = [(DATA, MODEL, TRAIN)]
-    assert sweeps.prefetch(jobs, "noise", root=tmp_path, progress=False) == 1
-    assert sweeps.prefetch(jobs, "noise", root=tmp_path, progress=False) == 0
+    assert sweeps.prefetch(jobs, "noise", root=tmp_path) == 1
+    assert sweeps.prefetch(jobs, "noise", root=tmp_path) == 0
 
 
 def test_local_pool(tmp_path, monkeypatch, reference):
     with sweeps.local_pool(0) as none:
         assert none is None
-    with sweeps.local_pool(2) as pool:
-        grid = _grid(tmp_path, monkeypatch, executor=pool)
+    grid = _grid(tmp_path, monkeypatch, execution=replace(EXE, workers=2))
     _same(grid, tmp_path, reference)
     with pytest.raises(ConfigError, match="workers=-1"):
         sweeps.local_pool(-1)
     with pytest.raises(ConfigError, match="batch_models=-2"):
-        _grid(tmp_path, monkeypatch, batch_models=-2)
+        replace(EXE, batch_models=-2)
 
 
 def test_unbatchable_runs_fall_back_to_one_by_one(tmp_path, monkeypatch):
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
-    layca = TrainConfig(epochs=3, progress=False)  # Layca, full batch: not batchable
-    res = sweeps.seed_runs(DATA, MODEL, layca, [0, 1], "section4", progress=False,
-                           batch_models=4)
+    layca = TrainConfig(epochs=3)  # Layca, full batch: not batchable
+    res = sweeps.seed_runs(DATA, MODEL, layca, [0, 1], "section4",
+                           execution=replace(EXE, batch_models=4))
     assert [r.config["train"]["seed"] for r in res] == [0, 1]
-    assert all("batched_with" not in r.metrics for r in res)
+    assert all("stacked_with" not in r.metrics for r in res)

@@ -5,24 +5,25 @@ in one process, on the paper's shapes (n_train 15000, n_dim 500, 1000 hidden neu
 
 * the matmul rate (GFLOP/s) of ``[15000, 500] @ [500, 1000]`` and of a batch of 64,
   written into a reused output (the fastest the product runs: the strict denominator);
-* a full-batch Layca epoch with all recording (``wtmlib.train``), with and without the
-  probe pass; the same loop without recording (forward, backward, step with the same
-  optimizer groups), through ``mlp_logits`` (the training loop's own pass) and through
-  ``MLP.forward`` and autograd (the plain PyTorch loop);
+* a full-batch Layca epoch with all recording (``wtmlib.train``, fast engine), with and
+  without the probe pass, and the same through the reference engine (``MLP.forward``,
+  autograd, hook points); the same loop without recording (forward, backward, step with
+  the same optimizer groups), through ``mlp_logits`` (the fast engine's pass) and
+  through ``MLP.forward`` and autograd (the plain PyTorch loop);
 * a straightforward baseline: forward hooks that store every epoch's activations and
   a separate evaluation pass for the metrics and the derivative signs;
 * the same full-batch epoch with batch normalization (Appendix A.1's model), written out
   (``bn_mlp_logits``, all recording) and through ``MLP.forward`` and autograd;
-* an SGD epoch at batch 64 with the until-fit check (Section 3.1);
-* a sweep of ``sweep_models`` such SGD models, one by one and batched
-  (``wtmlib.batched``);
+* an SGD epoch at batch 64 with the until-fit check (Section 3.1), with both engines;
+* a sweep of ``sweep_models`` such SGD models, one by one and stacked
+  (``wtmlib.train.train_models``);
 
 and prints each as seconds per epoch (the median over epochs, timed between the
 training loop's own epoch callbacks; the fastest round) and as a fraction of the matmul
 rate: the FLOPs an epoch needs (``epoch_flops``), divided by its time, divided by the
 rate measured just before it (the median of these ratios over the rounds).
 
-``stored_summary`` adds up the runs in the results folder made by the current code:
+``stored_summary`` adds up the runs in the results folder of the current numerics version:
 their FLOPs (``run_flops``), the floor those FLOPs set at the measured matmul rate, and
 their measured training time.
 """
@@ -40,11 +41,14 @@ import torch
 import torch.nn.functional as F
 
 from . import cache
-from .batched import train_many
+from .config import Execution, ModelConfig, TrainConfig
 from .data import SyntheticConfig, make_synthetic
-from .record import WINDOW
-from .train import (ModelConfig, TrainConfig, _Passes, build_model, build_optimizer,
-                    resolve_device, train)
+from .fast.passes import Buffers, mlp_logits
+from .fast.record import WINDOW
+from .machine import PROBE_ENV, device_sync, matmul_rate
+from .model import build_model
+from .optim import build_optimizer
+from .train import train, train_models
 
 N, D, H, N_TEST = 15000, 500, 1000, 6000  # the paper's shapes (Section 2.1)
 
@@ -91,63 +95,6 @@ def run_flops(config: dict, metrics: dict) -> float:
             + (metrics["epochs_run"] + 1) * means)
 
 
-def device_sync(dev: torch.device):
-    """What waits for ``dev``'s queued work before a clock is read (nothing on the CPU)."""
-    return torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-
-
-def matmul_rate(n: int, d: int, h: int, device, sync, repeat: int = 5) -> float:
-    """GFLOP/s of a training step's two products on these shapes, the forward
-    ``[n, d] @ [d, h]`` and the weight gradient ``[h, n] @ [n, d]``, written into reused
-    outputs (best of ``repeat``: the fastest they run, the strict denominator)."""
-    gen = torch.Generator(device).manual_seed(0)  # leaves the global generator alone
-    x, w = (torch.randn(*shape, device=device, generator=gen) for shape in ((n, d), (h, d)))
-    mask = torch.randn(n, h, device=device, generator=gen)
-    z, grad = torch.empty(n, h, device=device), torch.empty(h, d, device=device)
-
-    def pair():
-        torch.mm(x, w.T, out=z)
-        torch.mm(mask.T, x, out=grad)
-
-    pair()
-    times = []
-    for _ in range(repeat):
-        sync()
-        start = time.perf_counter()
-        pair()
-        sync()
-        times.append(time.perf_counter() - start)
-    return 4 * n * d * h / min(times) / 1e9
-
-
-PROBE_ENV = "WTM_PROBE_RATE"  # "1": runs store the machine's matmul rate around them
-PROBE_EVERY_S = 120.0
-
-
-class RateProbe:
-    """The machine's matmul rate now (``matmul_rate`` on the paper's shapes, best of two),
-    measured again only when the last measurement is older than ``every_s`` seconds.
-
-    ``wtmlib.runs.run`` asks before and after each run it trains when ``$WTM_PROBE_RATE``
-    is ``1`` and stores both rates in the run's metrics (``matmul_gflops``), so a run's
-    FLOP floor can use the machine's speed during that run instead of a rate measured
-    later (``stored_summary``): on a shared machine the two differ by tens of percent.
-    A probe costs about a second; once every two minutes, and after every run longer
-    than that, it came to 19 probes in a 49-minute paper build (each notebook is a
-    process of its own, with its own probe): about 20 s, 0.7 %."""
-
-    def __init__(self, every_s: float = PROBE_EVERY_S):
-        self.every_s, self.last = every_s, {}
-
-    def rate(self, device) -> float:
-        dev = torch.device(device)
-        when, value = self.last.get(str(dev), (-float("inf"), 0.0))
-        if time.perf_counter() - when > self.every_s:
-            value = matmul_rate(N, D, H, dev, device_sync(dev), repeat=2)
-            self.last[str(dev)] = (time.perf_counter(), value)
-        return value
-
-
 class EpochClock:
     """Timestamps at each epoch boundary; ``per_epoch()`` is the median interval."""
 
@@ -167,18 +114,20 @@ class EpochClock:
 def _plain_loop(data, cfg: TrainConfig, device, sync, fused: bool = True,
                 after_step=None, model_cfg: ModelConfig = ModelConfig()) -> float:
     """Full-batch training as ``cfg`` says (same optimizer groups) with no recording at
-    all: seconds per epoch. ``fused``: the training loop's own pass (``train._Passes``,
-    ``mlp_logits``), else ``MLP.forward`` and autograd. ``after_step(model, x, y, p)``
-    adds work to every epoch."""
+    all: seconds per epoch. ``fused``: the fast engine's pass (``mlp_logits``, no batch
+    norm), else ``MLP.forward`` and autograd. ``after_step(model, x, y, p)`` adds work to
+    every epoch."""
     model = build_model(data.x_train.shape[1], model_cfg, 0).to(device)
     opt = build_optimizer(model, cfg)
     x, y, p = (t.to(device) for t in (data.x_train, data.y_train.float(), data.p_train))
-    passes = _Passes(model)
+    buffers, relu = Buffers(), model_cfg.activation == "relu"
     clock = EpochClock(sync)
     for _ in range(cfg.epochs):
         clock()
         opt.zero_grad()
-        logits = passes.logits(x, "train", grad=True) if fused else model(x)
+        logits = (mlp_logits(x, model.hidden.weight, model.out.weight, model.out.bias, relu,
+                             buffers.get("z", (len(x), model_cfg.n_hidden), x),
+                             buffers.get("g x", x.shape, x)) if fused else model(x))
         F.binary_cross_entropy_with_logits(logits, y).backward()
         opt.step()
         if after_step is not None:
@@ -204,9 +153,9 @@ def _naive_baseline(data, cfg: TrainConfig, device, sync) -> float:
     return _plain_loop(data, cfg, device, sync, fused=False, after_step=evaluate)
 
 
-def _recorded(data, cfg, sync, model_cfg: ModelConfig = ModelConfig()) -> float:
+def _recorded(data, cfg, exe: Execution, sync, model_cfg: ModelConfig = ModelConfig()) -> float:
     clock = EpochClock(sync)
-    train(data, model_cfg, cfg, callback=clock)
+    train(data, model_cfg, cfg, exe, callback=clock)
     return clock.per_epoch()
 
 
@@ -218,12 +167,12 @@ def _timed(fn, sync) -> float:
     return time.perf_counter() - start
 
 
-def _sweep_alone(datas, cfgs, sync) -> float:
-    return _timed(lambda: [train(d, ModelConfig(), c) for d, c in zip(datas, cfgs)], sync)
+def _sweep_alone(datas, cfgs, exe, sync) -> float:
+    return _timed(lambda: [train(d, ModelConfig(), c, exe) for d, c in zip(datas, cfgs)], sync)
 
 
-def _sweep_batched(datas, cfgs, sync) -> float:
-    return _timed(lambda: train_many(datas, ModelConfig(), cfgs, progress=False), sync)
+def _sweep_stacked(datas, cfgs, exe, sync) -> float:
+    return _timed(lambda: train_models(datas, ModelConfig(), cfgs, exe), sync)
 
 
 def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
@@ -233,18 +182,19 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
     Each row is measured ``rounds`` times, interleaved with the others, and its fastest
     round is kept (a shared machine only ever makes a measurement slower).
     """
+    exe = Execution(device=device, threads=threads, progress=False)
     if threads:
         torch.set_num_threads(threads)
-    dev = resolve_device(device)
+    dev = exe.torch_device()
+    ref = replace(exe, engine="reference")
     sync = device_sync(dev)
     data = make_synthetic(SyntheticConfig())
-    base = TrainConfig(epochs=epochs + 1, lr_decay_epoch=-1, progress=False, device=str(dev))
-    sgd = TrainConfig.section3(epochs=max(3, epochs // 2), until_fit=False, probe=False,
-                               progress=False, device=str(dev))
+    base = TrainConfig(epochs=epochs + 1, lr_decay_epoch=-1)
+    sgd = TrainConfig.section3(epochs=max(3, epochs // 2), until_fit=False, probe=False)
     bn = ModelConfig(batchnorm=True)
     datas = [make_synthetic(SyntheticConfig(seed=s)) for s in range(sweep_models)]
     cfgs = [replace(sgd, epochs=1, seed=s) for s in range(sweep_models)]
-    train(data, ModelConfig(), replace(base, epochs=1))  # warm-up (threads, allocator)
+    train(data, ModelConfig(), replace(base, epochs=1), exe)  # warm-up (threads, allocator)
 
     full, mini = epoch_flops(N, D, H, N_TEST, False, False), epoch_flops(N, D, H, 0, True, False)
     sweep_flop = sweep_models * (mini + 2 * N * D * H)  # one epoch and the initial state
@@ -252,9 +202,13 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
     # name: (measure -> seconds, FLOPs, which matmul rate)
     measures = {
         "full batch, all recording + test probe": (
-            lambda: _recorded(data, base, sync), epoch_flops(N, D, H, N_TEST, False, True), 0),
+            lambda: _recorded(data, base, exe, sync), epoch_flops(N, D, H, N_TEST, False, True),
+            0),
+        "full batch, all recording + test probe, reference engine": (
+            lambda: _recorded(data, base, ref, sync), epoch_flops(N, D, H, N_TEST, False, True),
+            0),
         "full batch, all recording, no probe": (
-            lambda: _recorded(data, replace(base, probe=False), sync), full, 0),
+            lambda: _recorded(data, replace(base, probe=False), exe, sync), full, 0),
         "full batch, plain loop, no recording": (
             lambda: _plain_loop(data, base, dev, sync), full, 0),
         "full batch, autograd loop (MLP.forward), no recording": (
@@ -262,12 +216,14 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
         "full batch, naive baseline (hooks + eval pass)": (
             lambda: _naive_baseline(data, base, dev, sync), full + 4 * N * D * H, 0),
         "batch norm, full batch, all recording, no probe": (
-            lambda: _recorded(data, replace(base, probe=False), sync, bn), full, 0),
+            lambda: _recorded(data, replace(base, probe=False), exe, sync, bn), full, 0),
         "batch norm, full batch, autograd loop, no recording": (
             lambda: _plain_loop(data, base, dev, sync, fused=False, model_cfg=bn), full, 0),
-        "SGD batch 64 + until-fit check": (lambda: _recorded(data, sgd, sync), mini, 1),
-        f"{sweep}, one by one": (lambda: _sweep_alone(datas, cfgs, sync), sweep_flop, 1),
-        f"{sweep}, batched": (lambda: _sweep_batched(datas, cfgs, sync), sweep_flop, 1),
+        "SGD batch 64 + until-fit check": (lambda: _recorded(data, sgd, exe, sync), mini, 1),
+        "SGD batch 64 + until-fit check, reference engine": (
+            lambda: _recorded(data, sgd, ref, sync), mini, 1),
+        f"{sweep}, one by one": (lambda: _sweep_alone(datas, cfgs, exe, sync), sweep_flop, 1),
+        f"{sweep}, stacked": (lambda: _sweep_stacked(datas, cfgs, exe, sync), sweep_flop, 1),
     }
     # every measurement is paired with a matmul rate taken just before it: the machine's
     # speed drifts by tens of percent within minutes, and a ratio of two moments would too
@@ -305,7 +261,12 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
         "full batch, plain loop, no recording")
     report["naive_over_recorded"] = paired("full batch, naive baseline (hooks + eval pass)",
                                            "full batch, all recording, no probe")
-    report["batched_speedup"] = paired(f"{sweep}, one by one", f"{sweep}, batched")
+    report["batched_speedup"] = paired(f"{sweep}, one by one", f"{sweep}, stacked")
+    report["reference_over_fast"] = paired(
+        "full batch, all recording + test probe, reference engine",
+        "full batch, all recording + test probe")
+    report["reference_over_fast_sgd"] = paired(
+        "SGD batch 64 + until-fit check, reference engine", "SGD batch 64 + until-fit check")
     report["batchnorm_autograd_over_recorded"] = paired(
         "batch norm, full batch, autograd loop, no recording",
         "batch norm, full batch, all recording, no probe")
@@ -313,15 +274,15 @@ def run_bench(epochs: int = 8, device: str = "auto", threads: int = 0,
 
 
 def stored_summary(rate_gflops: float, root: Path | None = None) -> dict:
-    """Per experiment folder: the stored runs of the current code, their FLOPs, the
-    floor at ``rate_gflops`` and their summed training time (``wall_s``)."""
+    """Per experiment folder: the stored runs of the current numerics version, their
+    FLOPs, the floor at ``rate_gflops`` and their summed training time (``wall_s``)."""
     root = Path(root) if root else cache.results_root()
-    code = cache.code_hash()
     out = {}
     for meta in sorted(root.glob("*/*.json")):
         try:
             doc = json.loads(meta.read_text())
-            if doc.get("info", {}).get("code") != code or "epochs_run" not in doc["metrics"]:
+            if (doc.get("info", {}).get("numerics") != cache.NUMERICS_VERSION
+                    or "epochs_run" not in doc["metrics"]):
                 continue
             flop = run_flops(doc["config"], doc["metrics"])
         except (OSError, ValueError, KeyError):
@@ -357,12 +318,14 @@ def print_report(rep: dict) -> None:
           f"loop {100 * rep['recording_overhead']:+.1f}%; plain loop "
           f"{rep['autograd_over_plain']:.2f}x faster than the autograd loop; recorded training "
           f"{rep['naive_over_recorded']:.2f}x faster than the naive baseline; "
-          f"batched sweep {rep['batched_speedup']:.2f}x faster than one by one; batch norm "
+          f"stacked sweep {rep['batched_speedup']:.2f}x faster than one by one; batch norm "
           f"written out (recording) {rep['batchnorm_autograd_over_recorded']:.2f}x faster "
-          "than its autograd loop")
+          "than its autograd loop; the reference engine "
+          f"{rep['reference_over_fast']:.2f}x slower than the fast one at full batch, "
+          f"{rep['reference_over_fast_sgd']:.2f}x at SGD batch 64")
     if rep["stored"]:
         median = rep["matmul_gflops_median"]
-        print("stored runs of this code (results folder), floor = FLOPs / matmul rate "
+        print("stored runs of this numerics version (results folder), floor = FLOPs / matmul rate "
               "(the median rate; at the best rate in brackets):")
         rows = dict(rep["stored"])
         rows["all"] = {k: sum(r.get(k, 0) for r in rows.values())

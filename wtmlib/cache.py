@@ -1,27 +1,26 @@
 """Results stored under ``results/<experiment>/<key>.{npz,json}``.
 
-``key`` is a hash of the run's full configuration and of the source code of the
-modules that compute the numbers (``CODE_MODULES``; their syntax trees, so docstrings
-and comments do not count), so a result made by code that has changed is never
-reused. The JSON beside the arrays holds the configuration, the metrics, the code
-hash, the library version, the SHA-256 of the ``.npz`` and its own SHA-256 (of the
-document without that field). An unfinished run keeps its checkpoint beside them
-(``checkpoint_path``).
+``key`` is a hash of the run's full configuration (what it computes: data, model,
+training) and of ``NUMERICS_VERSION``, an integer raised by hand when a change of code is
+meant to change the numbers. The golden-run tests (``tests/test_golden.py``) catch a
+change nobody meant: they fail, and say to raise the version and regenerate them.
+Execution settings (engine, device, threads) are not in the key; the JSON beside the
+arrays records them, with the commit, the torch version, the metrics, the SHA-256 of the
+``.npz`` and its own SHA-256 (of the document without that field).
 
 Writes are atomic (temporary file, fsync, rename; the JSON goes last and marks the
 result complete). On load, a missing, truncated or edited file is detected by its
 checksum and the run is recomputed, with a warning; arrays are read with
-``allow_pickle=False`` so a results folder from elsewhere cannot run code.
+``allow_pickle=False`` so a results folder from elsewhere cannot run code. Arrays are
+compressed (``np.savez_compressed``): the recorded integer counts shrink several times.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
 import hashlib
 import json
 import os
-import tempfile
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .files import atomic_write, sha256_file
 
-CODE_MODULES = ("data.py", "model.py", "optim.py", "record.py", "train.py", "mnist.py",
-                "batched.py")
+NUMERICS_VERSION = 2  # raise when the numbers of any stored result are meant to change
 
 
 def results_root() -> Path:
@@ -40,44 +39,9 @@ def results_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parent.parent / "results"
 
 
-def code_text(source: str) -> str:
-    """What of a module's source can change numbers: its syntax tree without docstrings
-    (comments and layout are not in the tree), so editing prose keeps the cache."""
-    tree = ast.parse(source)
-    scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(node, scopes) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
-
-
-@functools.lru_cache(maxsize=64)
-def _code_text_of(source: str) -> str:
-    """``code_text`` remembered by source: parsing and dumping the seven modules takes a
-    quarter of a second, and every run asks for the code hash two or three times (a
-    cached Figure 1 grid spent 25 s of its 61 s here). The files are still read each
-    time, so an edited module changes the hash at once."""
-    return code_text(source)
-
-
-def code_hash() -> str:
-    """SHA-256 (16 hex digits) of the library version and the number-making modules
-    (``code_text`` of each: docstrings, comments and layout left out)."""
-    h = hashlib.sha256(__version__.encode())
-    here = Path(__file__).resolve().parent
-    for name in CODE_MODULES:
-        path = here / name
-        if path.exists():
-            h.update(name.encode() + b"\0" + _code_text_of(path.read_text()).encode())
-    return h.hexdigest()[:16]
-
-
 def config_key(config: dict) -> str:
-    """Hash of a JSON-able configuration and the code hash."""
-    blob = json.dumps({"config": config, "code": code_hash()}, sort_keys=True)
+    """Hash of a JSON-able configuration and the numerics version."""
+    blob = json.dumps({"config": config, "numerics": NUMERICS_VERSION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -105,33 +69,11 @@ def history(arrays: dict) -> dict[str, np.ndarray]:
     return {k[len("history_"):]: v for k, v in arrays.items() if k.startswith("history_")}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _doc_sha256(doc: dict) -> str:
     """SHA-256 of a result's JSON document without its own ``sha256`` field, in a
     canonical form (what survives a JSON round trip, keys sorted)."""
     body = json.loads(json.dumps({k: v for k, v in doc.items() if k != "sha256"}))
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def paths(experiment: str, key: str, root: Path | None = None) -> tuple[Path, Path]:
@@ -149,11 +91,12 @@ def save(result: Result, experiment: str, root: Path | None = None) -> Result:
     npz, meta = paths(experiment, result.key, root)
     try:
         npz.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(npz, lambda f: np.savez(f, **result.arrays))
-        info = dict(result.info, npz_sha256=_sha256(npz), code=code_hash(), version=__version__)
+        atomic_write(npz, lambda f: np.savez_compressed(f, **result.arrays))
+        info = dict(result.info, npz_sha256=sha256_file(npz), numerics=NUMERICS_VERSION,
+                    version=__version__, saved=time.strftime("%Y-%m-%d %H:%M:%S"))
         doc = dict(key=result.key, config=result.config, metrics=result.metrics, info=info)
         doc["sha256"] = _doc_sha256(doc)  # an edited JSON is detected like an edited .npz
-        _atomic_write(meta, lambda f: f.write(json.dumps(doc, indent=1, sort_keys=True).encode()))
+        atomic_write(meta, lambda f: f.write(json.dumps(doc, indent=1, sort_keys=True).encode()))
     except OSError as err:
         raise OSError(f"could not write results to {npz.parent} ({err.strerror or err}); "
                       "set WTM_RESULTS to a writable folder") from err
@@ -168,9 +111,12 @@ def load(experiment: str, key: str, root: Path | None = None) -> Result | None:
         return None
     try:
         doc = json.loads(meta.read_text())
-        if (doc.get("key") != key or doc.get("sha256") != _doc_sha256(doc)
-                or doc["info"]["npz_sha256"] != _sha256(npz)):
-            raise ValueError("checksum or key mismatch")
+        if doc.get("key") != key:
+            raise ValueError(f"the file holds key {doc.get('key')!r}")
+        if doc.get("sha256") != _doc_sha256(doc):
+            raise ValueError("the JSON's checksum does not match its content")
+        if doc["info"]["npz_sha256"] != sha256_file(npz):
+            raise ValueError("the arrays' checksum does not match the .npz")
         with np.load(npz, allow_pickle=False) as f:
             arrays = {name: f[name] for name in f.files}
     except Exception as err:  # noqa: BLE001 - any damage means recompute
@@ -181,13 +127,50 @@ def load(experiment: str, key: str, root: Path | None = None) -> Result | None:
 
 
 def cached(experiment: str, config: dict, compute, root: Path | None = None,
-           refresh: bool = False) -> Result:
+           refresh: bool = False, info=None) -> Result:
     """Load the result of ``config`` or compute it with ``compute() -> (arrays, metrics)``
-    and store it. ``refresh=True`` recomputes even when a stored result exists."""
+    and store it with ``info()`` (provenance: asked only when computing).
+    ``refresh=True`` recomputes even when a stored result exists."""
     key = config_key(config)
     if not refresh:
         hit = load(experiment, key, root)
         if hit is not None:
             return hit
     arrays, metrics = compute()
-    return save(Result(config, arrays, metrics, key), experiment, root)
+    return save(Result(config, arrays, metrics, key, info() if info else {}), experiment, root)
+
+
+def stored(root: Path | None = None) -> list[dict]:
+    """Every stored result under ``root``: experiment, key, numerics version, size in
+    bytes (arrays and JSON), age in days, and whether the current version can use it."""
+    root = Path(root) if root else results_root()
+    rows = []
+    for meta in sorted(root.glob("*/*.json")):
+        try:
+            doc = json.loads(meta.read_text())
+            numerics = doc.get("info", {}).get("numerics")
+        except (OSError, ValueError):
+            doc, numerics = {}, None
+        if "key" not in doc:  # not a result (e.g. the claims' files)
+            continue
+        npz = meta.with_suffix(".npz")
+        size = meta.stat().st_size + (npz.stat().st_size if npz.exists() else 0)
+        rows.append(dict(experiment=meta.parent.name, key=meta.stem, numerics=numerics,
+                         bytes=size, age_days=(time.time() - meta.stat().st_mtime) / 86400,
+                         current=numerics == NUMERICS_VERSION
+                         and config_key(doc.get("config")) == meta.stem))
+    return rows
+
+
+def prune(root: Path | None = None, dry_run: bool = False) -> list[dict]:
+    """Delete the stored results no current configuration can use (another numerics
+    version, or a key that is not the hash of its configuration); return what was (or
+    would be, with ``dry_run``) deleted."""
+    root = Path(root) if root else results_root()
+    gone = [r for r in stored(root) if not r["current"]]
+    if not dry_run:
+        for r in gone:
+            npz, meta = paths(r["experiment"], r["key"], root)
+            meta.unlink(missing_ok=True)  # the JSON first: the result is no longer complete
+            npz.unlink(missing_ok=True)
+    return gone

@@ -7,6 +7,8 @@
     wtm params noise                         # a notebook's parameters and defaults
     wtm claims                               # the scorecard (exit 1 if a value is missing)
     wtm bench                                # training speed against the matmul rate
+    wtm cache                                # what results are stored, by experiment
+    wtm cache --prune                        # delete what no configuration can use
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import pipeline
+from . import cache, pipeline
+from .checks import ConfigError
 
 
 def _overrides(pairs, notebook: str | None) -> dict[str, dict]:
@@ -27,6 +30,29 @@ def _overrides(pairs, notebook: str | None) -> dict[str, dict]:
                 f"-p {key}: in 'wtm book' name the notebook too, e.g. -p noise.{key} VALUE")
         out.setdefault(nb, {})[name] = pipeline.parse_value(value)
     return out
+
+
+def _cache_command(root, prune: bool, dry_run: bool) -> None:
+    """``wtm cache``: stored results per experiment and numerics version (count, size,
+    oldest), then, with ``--prune``, what was (or would be) deleted."""
+    rows = cache.stored(root)
+    print(f"results in {root or cache.results_root()} (numerics version now "
+          f"{cache.NUMERICS_VERSION}):")
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["experiment"], r["numerics"], r["current"]), []).append(r)
+    for (exp, numerics, current), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        size = sum(r["bytes"] for r in rs) / 2**20
+        print(f"  {exp:<12} numerics {numerics!s:<4} {len(rs):4d} runs {size:9.1f} MiB  "
+              f"oldest {max(r['age_days'] for r in rs):5.1f} days  "
+              f"{'in use' if current else 'unusable (prune)'}")
+    print(f"  {'all':<12} {'':13} {len(rows):4d} runs "
+          f"{sum(r['bytes'] for r in rows) / 2**20:9.1f} MiB")
+    if prune:
+        gone = cache.prune(root, dry_run=dry_run)
+        verb = "would delete" if dry_run else "deleted"
+        print(f"{verb} {len(gone)} result(s), "
+              f"{sum(r['bytes'] for r in gone) / 2**20:.1f} MiB")
 
 
 def main(argv=None) -> int:
@@ -53,6 +79,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
     p.add_argument("--profile", default="paper",
                    help="whose values: paper (default), quick, or interactive (notebooks run by hand)")
+    p = sub.add_parser("cache", help="list the stored results by experiment; --prune deletes "
+                                     "those of other numerics versions")
+    p.add_argument("--prune", action="store_true", help="delete what no configuration can use")
+    p.add_argument("--dry-run", action="store_true", help="with --prune: only say what would go")
+    p.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
     args = parser.parse_args(argv)
 
     try:
@@ -72,12 +103,14 @@ def main(argv=None) -> int:
             if missing:
                 print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)
                 return 1
+        elif args.command == "cache":
+            _cache_command(args.root, args.prune, args.dry_run)
         elif args.command == "run":
             over = _overrides(args.param, args.notebook)
             pipeline.run_chapters(args.profile, over, [args.notebook])
         elif args.command == "book":
             pipeline.build_book(args.profile, _overrides(args.param, None))
-    except (pipeline.ParameterError, pipeline.NotebookFailed, RuntimeError) as err:
+    except (pipeline.ParameterError, pipeline.NotebookFailed, ConfigError, RuntimeError) as err:
         print(f"wtm: error: {err}", file=sys.stderr)
         return 1
     return 0

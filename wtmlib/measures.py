@@ -9,7 +9,10 @@ a number or a small array; nothing here trains. Shapes and names:
 * ``classes [n_pat]``: the class of each pattern (``wtmlib.data.pattern_class``);
 * ``neuron_class [n_hidden]``: one class per neuron, usually ``active_class`` (the
   class the mechanism acts on) or ``1 - active_class`` (the other one);
-* ``mean_sign [n_train, n_hidden]``, ``y [n_train]``: the mean sign of dL/da and labels;
+* ``mean_sign [n_train, n_hidden]``, ``y [n_train]``: the mean sign of dL/da and labels
+  (``mean_sign(arrays)`` from a run's recorded counts); the class-level measures also
+  come from a run's per-class sums (``active_class_of``, ``sign_class_correlation_of``),
+  which every run stores;
 * ``z [n, n_hidden]``: pre-activations; ``p [n]``: pattern (subclass) of each sample.
 
 Undefined values are NaN, never an exception: a Spearman or Pearson correlation of a
@@ -27,6 +30,8 @@ import math
 
 import numpy as np
 import torch
+
+from .data import pattern_class
 
 # ---------------------------------------------------------------------------------------
 # Rank statistics
@@ -83,6 +88,51 @@ def _patterns_of(classes, c) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Section 4.1: which class is subject to the mechanism
 # ---------------------------------------------------------------------------------------
+
+
+def top_neurons(w2, k: int) -> np.ndarray:
+    """Indices of the ``k`` hidden neurons with the largest |W2| (Section 3.2: the neurons
+    with the most influence on the prediction), ties in index order."""
+    return np.argsort(-np.abs(np.ravel(w2)), kind="stable")[:k]
+
+
+def mean_sign(arrays) -> np.ndarray:
+    """The mean over training steps of sign(dL/da) for each training sample and neuron,
+    ``[n_train, n_hidden]`` float32, from a run's ``sign_total`` and ``sign_count``
+    (Section 4.1, Figure 3 row 4; stored when ``TrainConfig.keep_mean_sign``)."""
+    if "sign_total" not in arrays:
+        raise KeyError("this run did not keep the per-sample derivative signs "
+                       "(TrainConfig.keep_mean_sign=False); its class-level summaries are "
+                       "in 'sign_class_sums' (active_class_of, sign_class_correlation_of)")
+    count = np.maximum(np.asarray(arrays["sign_count"]), 1).astype(np.float32)
+    return np.asarray(arrays["sign_total"]).astype(np.float32) / count[:, None]
+
+
+def class_sign_means(arrays) -> np.ndarray:
+    """Per class and neuron, the mean over the class's samples of the mean sign of
+    dL/da, ``[2, n_hidden]``, from the run's ``sign_class_sums`` (count, sum, sum of
+    squares per class)."""
+    sums = np.asarray(arrays["sign_class_sums"], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return sums[:, 1] / sums[:, 0]
+
+
+def active_class_of(arrays) -> np.ndarray:
+    """``active_class`` of a run from its per-class sums (no per-sample array needed)."""
+    return np.argmin(class_sign_means(arrays), axis=0).astype(int)
+
+
+def sign_class_correlation_of(arrays) -> np.ndarray:
+    """``sign_class_correlation`` of a run from its per-class sums ``[n_hidden]``: the
+    point-biserial correlation (m1 - m0) sqrt(n0 n1) / (n sd), NaN for a constant column."""
+    sums = np.asarray(arrays["sign_class_sums"], dtype=float)  # [2, 3, n_hidden]
+    n_c, s_c, q_c = sums[:, 0], sums[:, 1], sums[:, 2]
+    n = n_c.sum(0)
+    mu = s_c.sum(0) / n
+    var = np.maximum(q_c.sum(0) / n - mu * mu, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (s_c[1] / n_c[1] - s_c[0] / n_c[0]) * np.sqrt(n_c[0] * n_c[1]) / (n * np.sqrt(var))
+    return np.where(var > 1e-12 * np.maximum(1.0, mu * mu), r, np.nan)
 
 
 def active_class(mean_sign, y) -> np.ndarray:
@@ -261,11 +311,12 @@ def _frac_positive(x) -> float:
     return float((x[ok] > 0).mean()) if ok.any() else float("nan")
 
 
-def wtm_summary(arrays: dict, y_train, n_pat: int, early_epoch: int) -> dict:
+def wtm_summary(arrays: dict, early_epoch: int) -> dict:
     """Scalar summaries of the winner-take-most measures over ALL hidden neurons.
 
     ``arrays`` is a run's recorded arrays (needs ``pattern_means_train`` and
-    ``mean_sign``); ``y_train [n_train]`` the training labels. Each neuron is measured on
+    ``sign_class_sums``); the patterns' classes follow from their number
+    (``wtmlib.data.pattern_class``). Each neuron is measured on
     its ``active_class`` ("active") and on the other class ("other"). Keys:
 
     * ``n_neurons``; ``active_class1_share``: share of neurons whose active class is 1;
@@ -282,12 +333,9 @@ def wtm_summary(arrays: dict, y_train, n_pat: int, early_epoch: int) -> dict:
       ``init_predicts_winner`` on the active class;
     * ``sign_class_abs_corr_median``: median |``sign_class_correlation``|.
     """
-    from .data import pattern_class  # noqa: PLC0415
-
     means = np.asarray(arrays["pattern_means_train"], dtype=float)
-    y = np.asarray(y_train)
-    classes = pattern_class(n_pat).numpy()
-    act = active_class(arrays["mean_sign"], y)
+    classes = pattern_class(means.shape[-1]).numpy()
+    act = active_class_of(arrays)
     other = 1 - act
     rc_a = wtm_rank_correlation(means, classes, act, early_epoch)
     rc_o = wtm_rank_correlation(means, classes, other, early_epoch)
@@ -319,8 +367,7 @@ def wtm_summary(arrays: dict, y_train, n_pat: int, early_epoch: int) -> dict:
         "init_winner_fraction": init["fraction"],
         "init_winner_chance": init["chance"],
         "init_final_spearman": init["spearman_init_final"],
-        "sign_class_abs_corr_median": _median(
-            np.abs(sign_class_correlation(arrays["mean_sign"], y))),
+        "sign_class_abs_corr_median": _median(np.abs(sign_class_correlation_of(arrays))),
     }
 
 
@@ -544,15 +591,16 @@ def coherence_by_group(w1, w2, b2, x, y, groups: dict, activation: str = "relu")
     return out
 
 
-def spread_ratios(means, mean_sign, y, classes) -> dict:
+def spread_ratios(means, act, classes) -> dict:
     """End-of-training over initial within-class spread, median over all neurons, in
     each neuron's active class and in the other class (Section 3.2 footnote: the
     behaviour "can be observed in most neurons").
 
     ``within_class_spread(means, ...)[-1] / [0]`` per neuron; ``means`` may be the
-    train or the probe pattern means ``[epochs+1, n_hidden, n_pat]``.
+    train or the probe pattern means ``[epochs+1, n_hidden, n_pat]``; ``act [n_hidden]``
+    each neuron's active class (``active_class_of``).
     """
-    act = active_class(mean_sign, y)
+    act = np.asarray(act)
     out = {}
     for name, cls in (("active", act), ("other", 1 - act)):
         s = within_class_spread(means, classes, cls)

@@ -64,3 +64,26 @@ class Layca(torch.optim.Optimizer):
                 w.addcmul_(g, -scale)
                 w.mul_(norm / torch.linalg.vector_norm(w))  # back to the norm before the step
         return loss
+
+
+def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
+    """The optimizer of Section 2.2 for ``model`` (an ``MLP``) and ``cfg`` (``TrainConfig``):
+    SGD on every parameter, or Layca on W1, W2 by ``cfg.output_layer`` and the biases and
+    batch norm by ``cfg.biases`` (groups in that order)."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr)
+    others = [p for n, p in model.named_parameters() if n not in ("hidden.weight", "out.weight")]
+    return Layca([
+        dict(params=[model.hidden.weight], mode="layca"),
+        dict(params=[model.out.weight], mode=cfg.output_layer, lr=cfg.output_lr or cfg.lr),
+        dict(params=others, mode=cfg.biases),
+    ], lr=cfg.lr)
+
+
+def set_lr(opt: torch.optim.Optimizer, cfg, epoch: int) -> None:
+    """Each group's learning rate at 0-based ``epoch``: its base rate (``cfg.lr``, or
+    ``cfg.output_lr`` for Layca's output group) times the step decay."""
+    scale = cfg.lr_at(epoch) / cfg.lr
+    for i, group in enumerate(opt.param_groups):
+        base = cfg.output_lr if (i == 1 and cfg.optimizer == "layca" and cfg.output_lr) else cfg.lr
+        group["lr"] = base * scale

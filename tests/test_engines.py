@@ -1,0 +1,103 @@
+"""The fast engine records what the reference engine records, regime by regime.
+
+The reference engine is equation (1) as ``MLP.forward``, autograd, torch optimizers and
+signals read at the hook points; the fast engine writes every pass out by hand and takes
+the signals from closed forms. On small configurations both must give the same arrays
+to float rounding (the integer counts exactly), the same metrics and the same stopping.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from wtmlib import measures
+from wtmlib.checks import ConfigError
+from wtmlib.config import Execution, ModelConfig, TrainConfig
+from wtmlib.data import SyntheticConfig, make_synthetic
+from wtmlib.train import train, train_models
+
+DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
+FAST = Execution(device="cpu", progress=False, engine="fast")
+REFERENCE = replace(FAST, engine="reference")
+H = ModelConfig(n_hidden=12)
+REGIMES = {
+    "layca full batch, SGD output layer": (H, TrainConfig(
+        epochs=6, lr_decay_epoch=4, snapshots=(0, 3), output_layer="sgd", output_lr=1.0)),
+    "layca full batch, frozen biases": (H, TrainConfig(epochs=5)),
+    "sgd until fit": (H, TrainConfig.section3(epochs=12, batch_size=64)),
+    "linear, layca": (ModelConfig(n_hidden=12, activation="linear"), TrainConfig(epochs=5)),
+    "linear, sgd": (ModelConfig(n_hidden=12, activation="linear"),
+                    TrainConfig.section3(epochs=3, batch_size=64, until_fit=False)),
+    "batch norm, layca mini-batch": (ModelConfig(n_hidden=12, batchnorm=True),
+                                     TrainConfig(epochs=4, batch_size=100, biases="sgd")),
+    "batch norm, layca full batch": (ModelConfig(n_hidden=12, batchnorm=True),
+                                     TrainConfig(epochs=4)),
+    "batch norm, sgd": (ModelConfig(n_hidden=12, batchnorm=True),
+                        TrainConfig.section3(epochs=3, batch_size=64, until_fit=False)),
+    "no probe": (H, TrainConfig(epochs=3, probe=False)),
+}
+COUNTS = ("sign_total", "sign_count", "final_neurons")  # integers: equal exactly
+
+
+def assert_same_record(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        if name in COUNTS:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+        else:
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_synthetic(DATA)
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_fast_engine_records_what_the_reference_records(data, regime):
+    model_cfg, cfg = REGIMES[regime]
+    fast = train(data, model_cfg, cfg, FAST)
+    ref = train(data, model_cfg, cfg, REFERENCE)
+    assert_same_record(fast.arrays, ref.arrays)
+    for key in ("epochs_run", "steps", "train_acc", "test_acc", "fitted", "hit_max_epochs"):
+        assert fast.metrics[key] == ref.metrics[key], key
+    assert (fast.metrics["engine"], ref.metrics["engine"]) == ("fast", "reference")
+    # the recorded signals are not trivial: both signs occur, the means move
+    signs = measures.mean_sign(fast.arrays)
+    assert (signs > 0).any() and (signs < 0).any()
+    means = fast.arrays["pattern_means_train"]
+    assert not np.allclose(means[0], means[-1])
+
+
+def test_until_fit_stops_both_engines_at_the_same_epoch():
+    data = make_synthetic(replace(DATA, sigma_train=0.1))
+    cfg = TrainConfig.section3(epochs=40, batch_size=64)
+    fast, ref = (train(data, H, cfg, e) for e in (FAST, REFERENCE))
+    assert fast.metrics["fitted"] and fast.metrics["epochs_run"] < cfg.epochs
+    assert fast.metrics["epochs_run"] == ref.metrics["epochs_run"]
+
+
+def test_a_stack_records_what_the_reference_records():
+    datas = [make_synthetic(replace(DATA, sigma_train=s, seed=i))
+             for i, s in enumerate((0.1, 0.8, 0.4))]
+    cfgs = [TrainConfig.section3(epochs=10, batch_size=64, seed=i, snapshots=(0, 2))
+            for i in range(3)]
+    fast = train_models(datas, H, cfgs, FAST)
+    ref = train_models(datas, H, cfgs, REFERENCE)
+    assert len({o.metrics["epochs_run"] for o in fast}) > 1  # members stop on their own
+    for f, r in zip(fast, ref):
+        assert_same_record(f.arrays, r.arrays)
+        assert f.metrics["epochs_run"] == r.metrics["epochs_run"]
+        assert f.metrics["stacked_with"] == r.metrics["stacked_with"] == 3
+
+
+def test_engine_is_an_execution_setting_with_a_clear_error():
+    with pytest.raises(ConfigError, match=r"engine='gpu': must be one of \['fast', 'reference'\]"):
+        Execution(engine="gpu")
+
+
+def test_callback_is_refused_for_a_stack(data):
+    cfgs = [TrainConfig.section3(epochs=2, seed=i) for i in range(2)]
+    with pytest.raises(ConfigError, match="callback"):
+        train_models([data, data], H, cfgs, FAST, callback=lambda *a: None)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .cache import _atomic_write, results_root
+from .cache import results_root
+from .files import atomic_write as _atomic_write
 
 REPRODUCED, PARTLY, NOT, UNTESTABLE, MISSING = (
     "reproduced", "partly", "not reproduced", "not testable", "missing")

@@ -14,7 +14,7 @@ ifneq ($(wildcard ../shared/data/MNIST/raw),)
 export WTM_DATA ?= $(abspath ../shared/data)
 endif
 
-.PHONY: book test install clean-book
+.PHONY: book test install clean-book lab
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,8 @@ book: install
 
 clean-book:
 	rm -rf _build book/chapters/*.ipynb
+
+# JupyterLab with jupytext (optional extra): notebooks/*.py open as notebooks, same results cache
+lab: install
+	$(PY) -m pip install --quiet -e '.[lab]'
+	cd notebooks && $(abspath $(VENV))/bin/jupyter lab

@@ -3,6 +3,9 @@
 import json
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -83,11 +86,154 @@ def test_parameters_cells_are_hidden(built_book):
             assert "remove-cell" in tags
 
 
-def test_a_failing_notebook_fails_with_its_name_and_keeps_the_old_book(built_book, monkeypatch):
+def test_a_bad_parameter_is_refused_and_keeps_the_old_book(built_book):
     root, html = built_book
     before = (html / "index.html").read_text()
-    with pytest.raises(pipeline.NotebookFailed, match="notebook 'data' failed: ConfigError"):
+    chapter = (root / "book" / "chapters" / "02_data.ipynb").read_bytes()
+    with pytest.raises(pipeline.ParameterError, match="^parameter 'sigma_train' of notebook"):
         pipeline.build_book("quick", {"data": {"sigma_train": -1.0}}, ["data"], root=root,
                             log=lambda *_: None)
     assert (html / "index.html").read_text() == before
-    assert (root / "book" / "chapters" / "02_data.ipynb").exists()
+    assert (root / "book" / "chapters" / "02_data.ipynb").read_bytes() == chapter
+
+
+# ----------------------------------------------------------- what a reader of the book meets
+
+def _chapter_pages(html):
+    return {p.stem: p.read_text() for p in sorted((html / "book" / "chapters").glob("*.html"))}
+
+
+def _text(page: str) -> str:
+    """The visible text of a page: no scripts, styles or tags."""
+    page = re.sub(r"(?s)<(script|style)\b.*?</\1>", "", page)
+    return re.sub("<[^>]+>", " ", page)
+
+
+def test_no_page_loads_a_script_from_the_network(built_book):
+    _, html = built_book
+    pages = sorted(html.rglob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        for src in re.findall(r'<script\b[^>]*\bsrc="([^"]*)"', page.read_text()):
+            assert not re.match(r"(?i)(https?:)?//", src), (page.name, src)
+    assert (html / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert "_static/mathjax/tex-chtml.js" in (html / "book" / "chapters" / "03_noise.html").read_text()
+
+
+def test_provenance_is_a_real_table_in_every_chapter(built_book):
+    _, html = built_book
+    for stem, page in _chapter_pages(html).items():
+        if stem == "Z_scorecard":
+            continue
+        assert '<table class="table wtm-parameters">' in page, stem
+        assert re.search(r"<td><em>commit</em></td>", page), stem
+        assert "|---|" not in _text(page) and "| parameter | value |" not in _text(page), stem
+
+
+def test_readers_meet_figures_and_prose_not_plumbing_or_warnings(built_book):
+    root, html = built_book
+    display_tags = {"hide-input", "remove-input", "remove-cell", "parameters",
+                    "injected-parameters"}
+    for stem, page in _chapter_pages(html).items():
+        nb = nbformat.read(root / "book" / "chapters" / f"{stem}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            assert display_tags & set(cell.metadata.get("tags", [])), (stem, cell.source[:60])
+            assert pipeline.PROGRESS_TAG not in cell.metadata.get("tags", []), stem
+            for out in cell.outputs:
+                assert out.get("output_type") != "error", stem
+                assert not (out.get("output_type") == "stream" and out.get("name") == "stderr"), \
+                    (stem, out.get("text", "")[:200])
+        text = _text(page)
+        assert "from wtmlib import" not in text, stem  # the setup cell's input is removed
+        assert "claims.record(" not in text, stem  # claims recording is removed
+        assert "Warning" not in text and "Traceback" not in text, stem
+        if stem != "Z_scorecard":
+            assert "tag_hide-input" in page, stem  # analysis code is folded
+
+
+def test_wide_tables_scroll_and_their_headers_are_words(built_book):
+    _, html = built_book
+    page = (html / "book" / "chapters" / "04b_ablation.html").read_text()
+    assert '<div class="wtm-scroll">' in page
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert "test accuracy" in headers and "rank_corr_active_median" not in headers
+
+
+def test_a_quick_book_marks_itself_as_a_preview(built_book, monkeypatch, capsys):
+    from wtmlib.cli import main
+
+    root, html = built_book
+    for stem, page in _chapter_pages(html).items():
+        assert "Preview at reduced size" in page, stem
+    card = (html / "book" / "chapters" / "Z_scorecard.html").read_text()
+    assert "preview: " in card
+    assert "#f8d7da" not in card and "#d4edda" not in card  # no red or green verdicts
+    monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
+    main(["claims", "--profile", "quick"])
+    assert "PREVIEW" in capsys.readouterr().out
+
+
+# ------------------------------------------------- the built pages in a headless browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which(
+    "google-chrome")
+OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND"  # no host resolves: a page works offline
+BROWSER_PAGES = ["book/intro.html", "book/chapters/03_noise.html",
+                 "book/chapters/Z_scorecard.html"]
+
+
+def browse(page, screenshot=None, budget_ms: int = 5000) -> str:
+    """The DOM of ``page`` after its scripts ran (MathJax included) in headless
+    Chromium with no network; also a 1400x3000 screenshot when ``screenshot``."""
+    base = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", OFFLINE,
+            f"--virtual-time-budget={budget_ms}"]
+    url = Path(page).resolve().as_uri()
+    if screenshot:
+        subprocess.run([*base, f"--screenshot={screenshot}", "--window-size=1400,3000", url],
+                       capture_output=True, timeout=120, check=True)
+    return subprocess.run([*base, "--dump-dom", url], capture_output=True, text=True,
+                          timeout=120, check=True).stdout
+
+
+def rendering_problems(dom: str) -> list[str]:
+    """What a reader would see broken in a rendered page: raw LaTeX, raw markdown tables,
+    error outputs or warnings."""
+    text = _text(re.sub(r"(?s)<mjx-assistive-mml\b.*?</mjx-assistive-mml>", "", dom))
+    problems = []
+    for raw in (r"\(", r"\)", r"\sigma", r"\text{", "$$"):
+        if raw in text:
+            problems.append(f"raw LaTeX {raw!r}")
+    if re.search(r"\|\s*-{3,}\s*\|", text):
+        problems.append("a raw markdown table")
+    for bad in ("Traceback", "Error:", "Warning:", "RuntimeWarning"):
+        if bad in text:
+            problems.append(f"an error output ({bad})")
+    return problems
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium")
+def test_pages_render_offline_in_a_headless_browser(built_book, tmp_path):
+    _, html = built_book
+    for rel in BROWSER_PAGES:
+        dom = browse(html / rel, tmp_path / (Path(rel).stem + ".png"))
+        assert rendering_problems(dom) == [], rel
+        if rel != "book/chapters/Z_scorecard.html":
+            assert "<mjx-container" in dom, rel  # MathJax ran, from _static
+        assert (tmp_path / (Path(rel).stem + ".png")).stat().st_size > 10_000
+
+
+if __name__ == "__main__":
+    # python tests/test_book.py [_build/html] [out_dir]: check a built book's pages in
+    # headless Chromium and keep their screenshots
+    html = Path(sys.argv[1] if len(sys.argv) > 1 else pipeline.ROOT / "_build" / "html")
+    out = Path(sys.argv[2] if len(sys.argv) > 2 else "book_screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for rel in BROWSER_PAGES:
+        shot = out / (Path(rel).stem + ".png")
+        problems = rendering_problems(browse(html / rel, shot))
+        failed += bool(problems)
+        print(f"{rel}: {'; '.join(problems) or 'ok'} -> {shot}")
+    sys.exit(1 if failed else 0)

@@ -228,23 +228,24 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
     rows = table(profile)
     paper = {r["id"]: r for r in table("paper")} if preview else {}
     with_paper = any(r["verdict"] != MISSING for r in paper.values())
-    head = ["claim", "section", "the paper says", "paper", *(["how we test it"] if show_tests
-                                                             else []),
+    head = ["claim", "the paper says", *(["how we test it"] if show_tests else []),
             "ours" + (f" ({profile})" if preview else ""), "verdict",
-            *(["paper-profile value", "paper-profile verdict"] if with_paper else [])]
+            *(["paper profile"] if with_paper else [])]
     body = []
     for r in rows:
         ours = format_value(r) + (f" <br><small>({html.escape(r['note'])})</small>"
                                   if r["note"] else "")
         if r["profile"] and r["profile"] != profile:
             ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
-        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a>', r["section"],
-                 f"<i>“{html.escape(r['quote'])}”</i>", html.escape(r["paper"]),
-                 *([html.escape(r["test"])] if show_tests else []), ours,
-                 _verdict_html(r["verdict"], preview)]
+        said = f"<i>“{html.escape(r['quote'])}”</i>" + (
+            f"<br><small>paper: {html.escape(r['paper'])}</small>" if r["paper"] else "")
+        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
+                 f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"]
+                                      if show_tests else []),
+                 ours, _verdict_html(r["verdict"], preview)]
         if with_paper:
             p = paper[r["id"]]
-            cells += [format_value(p), _verdict_html(p["verdict"], False)]
+            cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     banner = ""
     if preview:

@@ -304,7 +304,7 @@ def _environ(values: dict):
 
 
 PROGRESS_TAG = "wtm-progress"  # the first cell while executing; removed afterwards
-KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]  # no "running over TCP without encryption"
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]  # the kernel's own log (TCP warning...) stays out of the terminal
 
 
 class BuildLocked(RuntimeError):
@@ -446,7 +446,7 @@ def run_notebooks(params: dict[str, dict], out_dir: Path = CHAPTERS, profile: st
             times[name] = time.perf_counter() - start
             trained += done.trained
             what = (f"trained {done.trained} run(s)" if done.trained
-                    else "every run from the cache")
+                    else "nothing trained")
             log(f"[wtm]   {name}: {times[name]:.1f} s ({what})")
         out_dir.mkdir(parents=True, exist_ok=True)
         for nb in staging.glob("*.ipynb"):

@@ -8,7 +8,8 @@ The two halves talk through a side channel, a file of JSON lines:
 
 * in the kernel, ``install(path)`` (run by a cell that ``wtmlib.pipeline`` puts first
   and removes again after execution) makes every ``tqdm`` bar of the library write
-  its state to ``path`` instead of to the notebook;
+  its state to ``path`` instead of to the notebook, and every Python warning too (the
+  terminal shows it; the book does not);
 * in ``wtm``, ``Follower`` reads that file while papermill runs and prints one status
   line (rewritten in place on a terminal, a line every ``every_s`` seconds in a log).
 
@@ -23,6 +24,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 ENV = "WTM_PROGRESS"  # the side channel's path, set for the kernel by wtmlib.pipeline
@@ -77,6 +79,16 @@ def install(path: str | os.PathLike | None = None) -> bool:
             except (OSError, ValueError):
                 pass
 
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        where = (f"a cell, line {lineno}" if "ipykernel" in str(filename)
+                 else f"{Path(filename).name}:{lineno}")
+        try:
+            ChannelBar._channel.write(json.dumps(dict(
+                event="warning", text=f"{category.__name__}: {message} ({where})")) + "\n")
+        except (OSError, ValueError):
+            pass
+
+    warnings.showwarning = show_warning  # to the terminal that runs wtm, not into the book
     for module in (tqdm, tqdm.auto, tqdm.autonotebook):
         module.tqdm = ChannelBar
     for name, module in list(sys.modules.items()):
@@ -119,6 +131,7 @@ class Follower:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every_s = every_s if every_s is not None else (0.5 if self.tty else 20.0)
         self.trained = 0
+        self.warnings: list[str] = []  # the kernel's warnings, printed as they come
         self.runs: dict | None = None  # the current "compute" bar: n done of total
         self.epoch: dict | None = None  # the current training run's bar
         self._offset, self._last_print, self._width = 0, 0.0, 0
@@ -139,14 +152,21 @@ class Follower:
         changed = False
         for line in complete.splitlines():
             try:
-                self._take(json.loads(line))
-                changed = True
-            except (ValueError, KeyError, TypeError):
+                event = json.loads(line)
+                self._take(event)
+            except (ValueError, KeyError, TypeError, AttributeError):
                 continue
+            changed = changed or event.get("event") != "warning"
         if changed and time.monotonic() - self._last_print >= self.every_s:
             self._print(self.status())
 
     def _take(self, e: dict) -> None:
+        if e.get("event") == "warning":
+            self.warnings.append(e["text"])
+            self.end_line()
+            self.stream.write(f"[wtm]   {self.chapter}: warning: {e['text']}\n")
+            self.stream.flush()
+            return
         desc = e["desc"]
         if desc == "train":
             if e["event"] == "close":
@@ -178,6 +198,8 @@ class Follower:
                     parts.append(f"ETA {_duration((total - e['n']) / rate)}")
             if e["postfix"]:
                 parts.append(f"({e['postfix']})")
+        elif self.runs:
+            parts.append("starting")
         elif not self.trained:
             parts.append("loading cached runs, measuring, plotting")
         return " ".join(parts)

@@ -7,47 +7,29 @@ unchanged, and ``show_parameters(P)`` prints what the chapter ran with.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import os
-import subprocess
 
 from . import __version__
+from .chapter import configs  # noqa: F401  (the notebooks' report.configs)
+from .machine import git_commit
 from .pipeline import ROOT, chapter_parameters, default_parameters  # noqa: F401
 
 
+# where and how a chapter runs, not what it computes: never listed as a difference
+EXECUTION_PARAMETERS = ("threads", "workers", "batch_models", "root")
 _chapter: dict = {}  # the notebook name of the last ``parameters`` call (for the banner)
 
 
 def parameters(name: str, namespace: dict) -> dict:
     """The notebook's parameters (names from its parameters cell, values as run)."""
     _chapter["name"] = name
+    readable_tables()
     return {key: namespace[key] for key in default_parameters(name)}
 
 
 # chapter_parameters(name): the parameters another chapter runs with in this build,
 # for chapters that reuse its cached runs (see wtmlib.pipeline).
-
-
-def configs(params: dict, *classes):
-    """One dataclass per class, built from the parameters whose names are its fields."""
-    built = []
-    for cls in classes:
-        names = {f.name for f in dataclasses.fields(cls)}
-        built.append(cls(**{k: v for k, v in params.items() if k in names}))
-    return built[0] if len(built) == 1 else tuple(built)
-
-
-def git_commit() -> str:
-    """Short commit of the checkout, with ``+dirty`` when it has uncommitted changes."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                             capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, text=True, capture_output=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def provenance() -> dict:
@@ -121,9 +103,55 @@ def show_parameters(params: dict) -> None:
     name = _chapter.get("name")
     defaults = default_parameters(name) if name else {}
     changed = {k: (v, defaults[k]) for k, v in params.items()
-               if k in defaults and defaults[k] != v}
+               if k in defaults and defaults[k] != v and k not in EXECUTION_PARAMETERS}
     plain = "\n".join(f"{k} = {v!r}" for k, v in {**params, **provenance()}.items())
     _display_html(preview_banner(changed) + parameters_html(params, name), plain)
+
+
+# ------------------------------------------------------------------ tables for readers
+
+_SYMBOLS = ("sigma_train", "sigma_test", "n_train", "n_test", "n_hidden", "n_seeds", "W2")
+_WORDS = {"acc": "accuracy", "corr": "correlation", "sd": "s.d.", "frac": "share",
+          "max": "largest", "min": "smallest"}
+
+
+def readable(name):
+    """A column name in words for the book: ``rank_corr_active_median`` -> ``rank
+    correlation active (median)``; symbols such as ``sigma_train`` are kept."""
+    if not isinstance(name, str) or "_" not in name:
+        return name
+    kept = {f"\0{i}\0": s for i, s in enumerate(_SYMBOLS)}
+    text = name
+    for key, symbol in kept.items():
+        text = text.replace(symbol, key)
+    text = " ".join(_WORDS.get(w, w) for w in text.split("_"))
+    for key, symbol in kept.items():
+        text = text.replace(key, symbol)
+    for stat in ("median", "mean"):
+        if text.endswith(" " + stat):
+            text = f"{text[:-len(stat) - 1]} ({stat})"
+    return text
+
+
+def frame_html(df) -> str:
+    """A DataFrame as the book shows it: headers in words, in a container that scrolls
+    sideways when the table is wider than the page."""
+    shown = df.rename(columns=readable)
+    if isinstance(shown.index.name, str):
+        shown.index = shown.index.rename(readable(shown.index.name))
+    return f'<div class="wtm-scroll">{shown.to_html(border=0)}</div>'
+
+
+def readable_tables() -> None:
+    """In a running kernel, show every DataFrame with ``frame_html`` (text elsewhere)."""
+    try:
+        import pandas as pd  # noqa: PLC0415
+        from IPython import get_ipython  # noqa: PLC0415
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
 
 
 def glue(name: str, value, fmt: str | None = None) -> None:

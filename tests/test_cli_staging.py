@@ -126,6 +126,10 @@ def test_follower_says_which_run_of_how_many_the_epoch_rate_and_eta(tmp_path):
             fh.write(json.dumps(e) + "\n")
     f.poll()
     assert f.trained == 2 and f.status().startswith("[wtm]   noise: run 3/8 epoch 1/60 20 s/epoch")
+    with channel.open("a") as fh:  # four runs trained together (stacked)
+        fh.write(json.dumps(_bar(3, "train 4 models", 5, 60, 5.0)) + "\n")
+    f.poll()
+    assert f.trained == 6 and "epoch 5/60 1.00 epochs/s ETA 55 s" in f.status()
 
 
 def test_follower_on_a_cached_chapter_stays_quiet(tmp_path):

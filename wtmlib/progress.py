@@ -122,7 +122,8 @@ class Follower:
     """Reads a chapter's side channel while it executes and reports on ``stream``.
 
     Bars whose description ends in ``compute`` count the runs still to train (run i of
-    n); bars named ``train`` are one run's epochs (rate and ETA from their own clock).
+    n); bars named ``train`` (``train 4 models`` for stacked runs) are one run's epochs
+    (rate and ETA from their own clock).
     ``trained`` is the number of runs whose training started."""
 
     def __init__(self, path: Path, chapter: str, stream=None, every_s: float | None = None):
@@ -168,13 +169,14 @@ class Follower:
             self.stream.flush()
             return
         desc = e["desc"]
-        if desc == "train":
+        if desc == "train" or desc.startswith("train "):  # "train 4 models": stacked runs
             if e["event"] == "close":
                 if self.epoch and self.epoch["bar"] == e["bar"]:
                     self.epoch = None
                 return
             if not self.epoch or self.epoch["bar"] != e["bar"]:
-                self.trained += 1
+                words = desc.split()
+                self.trained += int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
             self.epoch = e
         elif desc.endswith("compute"):
             self.runs = None if e["event"] == "close" else e

@@ -62,6 +62,7 @@ def test_round_trip_loads_without_training(tmp_path, monkeypatch, counted):
     assert {"commit", "torch", "device", "threads", "engine"} <= set(second.info)
     assert second.info["engine"] == "fast" and second.info["device"] == "cpu"
     assert set(second.history) >= {"loss", "train_acc", "probe_acc"}
+    assert "history_loss" in second and "no such array" not in second
     np.testing.assert_array_equal(second.history["loss"], first["history_loss"])
 
 

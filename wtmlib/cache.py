@@ -58,6 +58,9 @@ class Result:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.arrays[name]
 
+    def __contains__(self, name: str) -> bool:
+        return name in self.arrays
+
     @property
     def history(self) -> dict[str, np.ndarray]:
         """Per-epoch curves (index 0 = initialisation)."""

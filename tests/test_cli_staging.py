@@ -134,8 +134,12 @@ def test_follower_says_which_run_of_how_many_the_epoch_rate_and_eta(tmp_path):
 
 def test_follower_on_a_cached_chapter_stays_quiet(tmp_path):
     channel = tmp_path / "progress.jsonl"
-    channel.write_text("")
+    # a chapter whose runs all come from the cache: bars that load, none that train
+    _events(channel, [_bar(0, "section4", 0, 3, 0.0), _bar(0, "section4", 3, 3, 0.4, "close"),
+                      _bar(1, "noise grid", 8, 8, 0.1)])
     stream = io.StringIO()
-    with Follower(channel, "data", stream):
+    f = Follower(channel, "data", stream, every_s=0)
+    f.poll()
+    with f:
         pass
-    assert stream.getvalue() == ""
+    assert stream.getvalue() == "" and f.trained == 0

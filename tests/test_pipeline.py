@@ -215,4 +215,12 @@ def test_pages_workflow_builds_with_the_readme_target():
 def test_wtm_entry_point_is_installed():
     out = subprocess.run([sys.executable, "-m", "wtmlib.cli", "params", "data"],
                          capture_output=True, text=True, check=True).stdout
-    assert "sigma_train = 0.4" in out
+    assert "sigma_train = 0.4  (float; a number >= 0)" in out  # type and allowed values
+
+
+def test_params_lists_types_and_allowed_values():
+    lines = pipeline.describe_parameters("noise")
+    assert "n_seeds = 3  (int; a number >= 1)" in lines
+    assert any(line.startswith("sigmas_train = [") and "a non-empty list of numbers >= 0" in line
+               for line in lines)
+    assert len(lines) == len(pipeline.default_parameters("noise"))

@@ -4,7 +4,7 @@
     wtm run data --profile quick
     wtm book --profile quick                 # every notebook, then the HTML book
     wtm book -p noise.n_seeds 5              # an override for one notebook of the book
-    wtm params noise                         # a notebook's parameters and defaults
+    wtm params noise                         # a notebook's parameters, defaults, allowed values
     wtm claims                               # the scorecard (exit 1 if a value is missing)
     wtm bench                                # training speed against the matmul rate
     wtm cache                                # what results are stored, by experiment
@@ -88,8 +88,8 @@ def main(argv=None) -> int:
 
     try:
         if args.command == "params":
-            for key, value in pipeline.default_parameters(args.notebook).items():
-                print(f"{key} = {value!r}")
+            for line in pipeline.describe_parameters(args.notebook):
+                print(line)
         elif args.command == "bench":
             from . import bench  # noqa: PLC0415
 

@@ -63,6 +63,28 @@ def source_path(name: str) -> Path:
 def default_parameters(name: str) -> dict:
     """The values assigned in the notebook's ``tags=["parameters"]`` cell
     (``n_seeds = 3`` or, typed, ``n_seeds: int = 3``)."""
+    return {key: value for key, (value, _) in _parameters_cell(name).items()}
+
+
+def describe_parameters(name: str) -> list[str]:
+    """One line per parameter: ``name = default  (type; allowed values)``."""
+    rules = {**CONSTRAINTS["*"], **CONSTRAINTS.get(name, {})}
+    cell = _parameters_cell(name)
+    defaults = {key: value for key, (value, _) in cell.items()}
+    lines = []
+    for key, (value, annotation) in cell.items():
+        about = [annotation or type(value).__name__]
+        if key in rules:
+            try:
+                about.append(rules[key].allowed.format(**defaults))
+            except (KeyError, IndexError):
+                about.append(rules[key].allowed)
+        lines.append(f"{key} = {value!r}  ({'; '.join(about)})")
+    return lines
+
+
+def _parameters_cell(name: str) -> dict[str, tuple]:
+    """``{name: (default, annotation or "")}`` of the notebook's parameters cell."""
     lines = source_path(name).read_text().splitlines()
     try:
         start = next(i for i, line in enumerate(lines)
@@ -74,9 +96,9 @@ def default_parameters(name: str) -> dict:
     params = {}
     for node in ast.parse("\n".join(lines[start + 1:end])).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            params[node.targets[0].id] = ast.literal_eval(node.value)
+            params[node.targets[0].id] = (ast.literal_eval(node.value), "")
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            params[node.target.id] = ast.literal_eval(node.value)
+            params[node.target.id] = (ast.literal_eval(node.value), ast.unparse(node.annotation))
     return params
 
 

@@ -158,8 +158,9 @@ class Follower:
             except (ValueError, KeyError, TypeError, AttributeError):
                 continue
             changed = changed or event.get("event") != "warning"
-        if changed and time.monotonic() - self._last_print >= self.every_s:
-            self._print(self.status())
+        busy = self.epoch is not None or bool(self.runs and self.runs["total"])
+        if changed and busy and time.monotonic() - self._last_print >= self.every_s:
+            self._print(self.status())  # a chapter that trains nothing prints nothing
 
     def _take(self, e: dict) -> None:
         if e.get("event") == "warning":
@@ -202,8 +203,6 @@ class Follower:
                 parts.append(f"({e['postfix']})")
         elif self.runs:
             parts.append("starting")
-        elif not self.trained:
-            parts.append("loading cached runs, measuring, plotting")
         return " ".join(parts)
 
     def _print(self, text: str) -> None:

@@ -139,7 +139,7 @@ rc_grid = np.zeros_like(acc_grid)
 for i, s in enumerate(grid_sigmas):
     for j, w in enumerate(widths):
         rs = sweeps.seed_runs(replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w),
-                              train_cfg, list(range(grid_seeds)), "section4", progress=False)
+                              train_cfg, list(range(grid_seeds)), "section4")
         t = analyses.wtm_table(rs, early_epoch).astype(float)
         acc_grid[i, j] = t["test_acc"].mean()
         rc_grid[i, j] = t["rank_corr_active_median"].mean()

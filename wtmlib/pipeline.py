@@ -1,7 +1,7 @@
 """From notebook sources to the HTML book: profiles, parameters, papermill, jupyter-book.
 
 * Sources: ``notebooks/NN_name.py`` (jupytext percent format), each with one cell
-  tagged ``parameters`` holding plain ``name = value`` lines.
+  tagged ``parameters`` holding typed ``name: type = value`` lines.
 * Profiles: ``notebooks/profiles.toml`` with one table per profile and notebook,
   ``[paper.noise]``, ``[quick.noise]``...; a profile only lists what differs from the
   notebook's own defaults (which are the paper's settings).
@@ -16,7 +16,9 @@ classes refuse is an error naming the parameter and what is allowed.
 
 Executions are staged: a chapter runs into ``book/.chapters_staging/`` and replaces
 ``book/chapters/`` only on success; a failed notebook is kept in ``_build/failed/`` and
-named in the error. One build at a time (``book/.wtm.lock``).
+named in the error. One build at a time per checkout (``_build/wtm.lock``). While a
+chapter runs, its kernel's progress bars and warnings reach the terminal through a
+side channel (``wtmlib.progress``), never the executed notebook.
 """
 
 from __future__ import annotations
@@ -435,8 +437,6 @@ def finish_notebook(path: Path) -> None:
             cell.metadata["tags"] = [*tags, "remove-cell"]
     nbformat.write(nb, path)
 
-
-hide_parameter_cells = finish_notebook  # the former name
 
 
 class NotebookFailed(RuntimeError):

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from wtmlib import bench, cache, machine, runs
+from wtmlib import bench, cache, flops, machine, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.config import ModelConfig, TrainConfig
 from wtmlib.train import train
@@ -56,7 +56,7 @@ def test_run_flops_counts_the_matmuls_that_run(model, cfg):
     def counted_and_predicted(c):
         with FlopCounterMode(display=False, custom_mapping=in_place) as counter:
             out = train(data, model, c)
-        return counter.get_total_flops(), bench.run_flops(runs.run_config(DATA, model, c),
+        return counter.get_total_flops(), flops.run_flops(runs.run_config(DATA, model, c),
                                                           out.metrics)
 
     counted, predicted = counted_and_predicted(cfg)
@@ -68,11 +68,11 @@ def test_run_flops_counts_the_matmuls_that_run(model, cfg):
 
 def test_epoch_flops_by_hand():
     n, d, h, t = 10, 3, 4, 5
-    assert bench.epoch_flops(n, d, h, t, False, False) == 4 * 120
-    assert bench.epoch_flops(n, d, h, t, True, True) == 6 * 120 + 2 * 60
+    assert flops.epoch_flops(n, d, h, t, False, False) == 4 * 120
+    assert flops.epoch_flops(n, d, h, t, True, True) == 6 * 120 + 2 * 60
     # the linear model: x v and x^T g (2nd each) and v = W1^T w2, W1 x^T g (2dh) per step
-    assert bench.epoch_flops(n, d, h, t, False, True, linear=True) == 4 * 30 + 4 * 12 + 2 * 15 + 2 * 12
-    assert bench.epoch_flops(n, d, h, t, True, False, linear=True, steps=3) == (
+    assert flops.epoch_flops(n, d, h, t, False, True, linear=True) == 4 * 30 + 4 * 12 + 2 * 15 + 2 * 12
+    assert flops.epoch_flops(n, d, h, t, True, False, linear=True, steps=3) == (
         4 * 30 + 12 * 12 + 2 * 30 + 2 * 12)
 
 
@@ -82,10 +82,10 @@ def test_stored_summary_adds_up_runs_of_this_numerics_version_only(tmp_path):
     other = json.loads((tmp_path / "exp" / f"{res.key}.json").read_text())
     other["info"]["numerics"] = cache.NUMERICS_VERSION - 1  # an older version: not counted
     (tmp_path / "exp" / "older.json").write_text(json.dumps(other))
-    summary = bench.stored_summary(100.0, tmp_path)
+    summary = flops.stored_summary(100.0, tmp_path)
     row = summary["exp"]
     assert row["runs"] == 1
-    assert row["gflop"] == pytest.approx(bench.run_flops(res.config, res.metrics) / 1e9)
+    assert row["gflop"] == pytest.approx(flops.run_flops(res.config, res.metrics) / 1e9)
     assert row["wall_s"] == pytest.approx(res.metrics["wall_s"])
     assert row["floor_s"] == pytest.approx(row["gflop"] / 100.0)
 
@@ -140,11 +140,11 @@ def test_probed_runs_store_the_rate_and_the_same_numbers(tmp_path, monkeypatch):
     assert before > 0 and after > 0 and before != after  # every_s=0: two measurements
     for name, value in plain.arrays.items():
         assert torch.equal(torch.as_tensor(probed.arrays[name]), torch.as_tensor(value)), name
-    row = bench.stored_summary(100.0, tmp_path)["probed"]
-    flop = bench.run_flops(probed.config, probed.metrics) / 1e9
+    row = flops.stored_summary(100.0, tmp_path)["probed"]
+    flop = flops.run_flops(probed.config, probed.metrics) / 1e9
     assert row["probed"] == 1 and row["probed_wall_s"] == pytest.approx(probed.metrics["wall_s"])
     assert row["probed_floor_s"] == pytest.approx(flop / ((before + after) / 2))
-    assert bench.stored_summary(100.0, tmp_path)["plain"]["probed"] == 0
+    assert flops.stored_summary(100.0, tmp_path)["plain"]["probed"] == 0
 
 
 def test_report_prints_the_floor_at_the_probed_rates(capsys):

@@ -49,13 +49,11 @@ batch_models: int = 0  # train up to this many missing runs together, stacked (s
 # %% tags=["remove-input"]
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
-import torch
 
-from wtmlib import chapter, claims, measures, plots, report, sweeps
+from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class
-from wtmlib.runs import load_data_of, run
+from wtmlib.runs import run
 
 P = report.parameters("noise", globals())
 data_cfg, model_cfg, train_cfg = chapter.section3(P)
@@ -194,12 +192,7 @@ report.figure(plots.trajectory_grid([row[1:] for row in panels], classes),
 # A ratio well above 1 means the neuron spreads the patterns of that class apart.
 
 # %% tags=["hide-input"]
-rows = {}
-for s, res in fig2.items():
-    y_train = load_data_of(res).y_train.numpy()
-    rows[f"sigma_train={s:g}"] = measures.spread_ratios(
-        res["pattern_means_probe"], measures.active_class_of(res), classes)
-spread = pd.DataFrame(rows).T
+spread = analyses.spread_table({f"sigma_train={s:g}": res for s, res in fig2.items()}, classes)
 display(spread.round(2))
 for s in fig2_sigmas:
     r = spread.loc[f"sigma_train={s:g}"]

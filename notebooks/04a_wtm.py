@@ -60,7 +60,6 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class
@@ -237,24 +236,12 @@ if readings:
         "lr = 3e-3 for Layca (other reading of 3^-3)": replace(train_cfg, lr=3e-3),
         "bias b2 trained by SGD": replace(train_cfg, biases="sgd"),
     }
-    rows, panels = {}, []
-    for name, t_cfg in variants.items():
-        r = sweeps.seed_runs(data_cfg, model_cfg, t_cfg, seeds[:1], "section4")[0]
-        d = load_data_of(r)
-        s = measures.wtm_summary(r.arrays, early_epoch)
-        h = r.history
-        rows[name] = {"test_acc": r.metrics["test_acc"], "final loss": float(h["loss"][-1]),
-                      "|W2|": float(np.linalg.norm(r["out.weight"])),
-                      "crossing": measures.loss_share_crossing(h["share_difficult"],
-                                                               h["share_regular"]),
-                      **{k: s[k] for k in ("rank_corr_active_median", "rank_corr_other_median",
-                                           "spread_growth_active_median",
-                                           "spread_growth_other_median",
-                                           "intraclass_exceeds_share", "favoured_entropy")}}
-        top = measures.top_neurons(r["out.weight"], 1)[0]
-        panels.append((r["pattern_means_train"][:, top, :],
-                       f"{name.split(':')[0]} ({100 * r.metrics['test_acc']:.1f}%)"))
-    readings_table = pd.DataFrame(rows).T
+    by_reading = {name: sweeps.seed_runs(data_cfg, model_cfg, t_cfg, seeds[:1], "section4")[0]
+                  for name, t_cfg in variants.items()}
+    readings_table = analyses.readings_table(by_reading, early_epoch)
+    panels = [(r["pattern_means_train"][:, measures.top_neurons(r["out.weight"], 1)[0], :],
+               f"{name.split(':')[0]} ({100 * r.metrics['test_acc']:.1f}%)")
+              for name, r in by_reading.items()]
     display(readings_table.round(3))
     report.figure(plots.trajectory_grid([panels[:3], panels[3:]], classes),
                   "Pattern means in the neuron with the largest |W2| under each reading "

@@ -39,9 +39,8 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import torch
 
-from wtmlib import chapter, claims, measures, plots, report, sweeps
+from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import difficulty, make_synthetic
 from wtmlib.runs import load_data_of, run
 
@@ -157,26 +156,14 @@ report.glue("cross_text", f"at epoch {cross}" if cross is not None else "never")
 
 # %% tags=["hide-input"]
 data3, model3, train3 = chapter.section3(P3)
-rows = []
-for seed in range(P3["n_seeds"]):
-    d_cfg, t_cfg = sweeps.seeded(data3, train3, seed)
-    for s in P3["sigmas_train"]:
-        cfg = replace(d_cfg, sigma_train=s)
-        res = run(cfg, model3, t_cfg, "noise")
-        d = make_synthetic(cfg)
-        x, y, p = ((d.x_train, d.y_train, d.p_train) if clustering_split == "train"
-                   else (d.x_test, d.y_test, d.p_test))
-        z = x.numpy() @ res["hidden.weight"].T
-        rows.append(dict(seed=seed, sigma_train=s, test_acc=res.metrics["test_acc"],
-                         c1=measures.c1_subclass_selectivity(z, y.numpy(), p.numpy()),
-                         c3=measures.c3_intraclass_selectivity(z, y.numpy())))
-clus = pd.DataFrame(rows)
-rho_c1 = measures.spearman(clus.c1, clus.test_acc)
-rho_c3 = measures.spearman(clus.c3, clus.test_acc)
-s_best = clus.groupby("sigma_train").test_acc.mean().idxmax()
-low, high = clus[clus.sigma_train <= s_best], clus[clus.sigma_train >= s_best]
-rho_low = measures.spearman(low.c1, low.test_acc)
-rho_high = measures.spearman(high.c1, high.test_acc)
+grid3 = [(replace(d, sigma_train=s), t) for d, t in
+         (sweeps.seeded(data3, train3, seed) for seed in range(P3["n_seeds"]))
+         for s in P3["sigmas_train"]]
+clus = analyses.clustering_table([run(d, model3, t, "noise") for d, t in grid3],
+                                 [make_synthetic(d) for d, _ in grid3], clustering_split)
+rho = analyses.clustering_correlations(clus)
+rho_c1, rho_c3, s_best = rho["rho_c1"], rho["rho_c3"], rho["best_sigma_train"]
+rho_low, rho_high = rho["rho_c1_low"], rho["rho_c1_high"]
 report.figure(plots.scatter_groups(clus, "c1", "test_acc", "sigma_train"),
               f"c1 against test accuracy (sigma_test={P3['sigma_test']}) for every model of "
               f"the Section 3 grid; Spearman {rho_c1:.2f} (c3: {rho_c3:.2f}).")

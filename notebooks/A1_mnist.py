@@ -61,10 +61,8 @@ n_neurons_shown: int = 4
 threads: int = 0
 
 # %% tags=["remove-input"]
-from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import pattern_class

@@ -6,9 +6,14 @@ notebooks call one function per computation and keep the prose and the figures.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from .measures import wtm_summary
+from .checks import check_choice
+from .measures import loss_share_crossing, spread_ratios, wtm_summary
+from .selectivity import c1_subclass_selectivity, c3_intraclass_selectivity
+from .signs import active_class_of
+from .stats import spearman
 
 
 def wtm_table(results: list, early_epoch: int) -> pd.DataFrame:
@@ -24,3 +29,61 @@ def mean_sd(table: pd.DataFrame) -> pd.DataFrame:
     t = table.astype(float)
     return pd.DataFrame({"mean": t.mean(), "sd": t.std(ddof=1) if len(t) > 1 else 0.0 * t.mean(),
                          "seeds": len(t)})
+
+
+# columns of the readings table: what each reading of the paper's settings does
+READING_MEASURES = ("rank_corr_active_median", "rank_corr_other_median",
+                    "spread_growth_active_median", "spread_growth_other_median",
+                    "intraclass_exceeds_share", "favoured_entropy")
+
+
+def reading_row(result, early_epoch: int) -> dict:
+    """One run under one reading of the paper's ambiguous settings (Section 4.1): test
+    accuracy, final loss, |W2|, the Figure 5 crossing epoch (``None``: never) and the
+    winner-take-most measures over all neurons."""
+    s, h = wtm_summary(result.arrays, early_epoch), result.history
+    return {"test_acc": result.metrics["test_acc"], "final loss": float(h["loss"][-1]),
+            "|W2|": float(np.linalg.norm(result["out.weight"])),
+            "crossing": loss_share_crossing(h["share_difficult"], h["share_regular"]),
+            **{k: s[k] for k in READING_MEASURES}}
+
+
+def readings_table(results: dict, early_epoch: int) -> pd.DataFrame:
+    """``reading_row`` of each named run (rows in the order given)."""
+    return pd.DataFrame({name: reading_row(r, early_epoch) for name, r in results.items()}).T
+
+
+def spread_table(results: dict, classes) -> pd.DataFrame:
+    """``measures.spread_ratios`` of each named run on its probe set's pattern means, in
+    each neuron's active class and the other (Section 3.2's footnote)."""
+    return pd.DataFrame({name: spread_ratios(r["pattern_means_probe"], active_class_of(r),
+                                             classes) for name, r in results.items()}).T
+
+
+def clustering_table(results: list, datas: list, split: str = "test") -> pd.DataFrame:
+    """Section 5.3 on each run: its seed, sigma_train, test accuracy, and c1 and c3 of its
+    hidden pre-activations on the ``split`` ("train" or "test") samples of its data."""
+    check_choice("split", split, ("train", "test"))
+    rows = []
+    for res, d in zip(results, datas):
+        x, y, p = ((d.x_train, d.y_train, d.p_train) if split == "train"
+                   else (d.x_test, d.y_test, d.p_test))
+        z = x.numpy() @ np.asarray(res["hidden.weight"]).T
+        rows.append(dict(seed=res.config["train"]["seed"],
+                         sigma_train=res.config["data"]["sigma_train"],
+                         test_acc=res.metrics["test_acc"],
+                         c1=c1_subclass_selectivity(z, y.numpy(), p.numpy()),
+                         c3=c3_intraclass_selectivity(z, y.numpy())))
+    return pd.DataFrame(rows)
+
+
+def clustering_correlations(table: pd.DataFrame) -> dict:
+    """Spearman correlations of c1 and c3 with test accuracy over the runs of
+    ``clustering_table``, and of c1 on each side of the best sigma_train (the noise level
+    with the best mean test accuracy, counted on both sides)."""
+    best = table.groupby("sigma_train").test_acc.mean().idxmax()
+    low, high = table[table.sigma_train <= best], table[table.sigma_train >= best]
+    return {"rho_c1": spearman(table.c1, table.test_acc),
+            "rho_c3": spearman(table.c3, table.test_acc), "best_sigma_train": float(best),
+            "rho_c1_low": spearman(low.c1, low.test_acc),
+            "rho_c1_high": spearman(high.c1, high.test_acc)}

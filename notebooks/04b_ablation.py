@@ -53,20 +53,21 @@ plots.style()
 report.show_parameters(P)
 
 # %% tags=["hide-input"]
+lean = replace(train_cfg, snapshots=())  # no figure reads an ablation's weights over time
 setups = {
-    "full model": (data_cfg, model_cfg),
-    "no ReLU (linear)": (data_cfg, replace(model_cfg, activation="linear")),
-    "one hidden neuron": (data_cfg, replace(model_cfg, n_hidden=1)),
+    "full model": (data_cfg, model_cfg, train_cfg),
+    "no ReLU (linear)": (data_cfg, replace(model_cfg, activation="linear"), lean),
+    "one hidden neuron": (data_cfg, replace(model_cfg, n_hidden=1), lean),
     f"less noise (sigma_train={ablation_sigma:g})": (replace(data_cfg, sigma_train=ablation_sigma),
-                                                    model_cfg),
+                                                    model_cfg, lean),
 }
-runs = {name: sweeps.seed_runs(d, m, train_cfg, seeds, "section4")
-        for name, (d, m) in setups.items()}
+runs = {name: sweeps.seed_runs(d, m, t, seeds, "section4")
+        for name, (d, m, t) in setups.items()}
 # not one of the paper's three: a single ReLU neuron with a frozen output bias can only
 # say "active" or "inactive", so we also show it with the bias b2 trained by SGD
 extra = "one hidden neuron, b2 trained by SGD"
 runs[extra] = sweeps.seed_runs(data_cfg, replace(model_cfg, n_hidden=1),
-                               replace(train_cfg, biases="sgd"), seeds, "section4")
+                               replace(lean, biases="sgd"), seeds, "section4")
 tables = {name: analyses.wtm_table(rs, early_epoch) for name, rs in runs.items()}
 keys = ["test_acc", "rank_corr_active_median", "rank_corr_other_median",
         "spread_growth_active_median", "spread_growth_other_median", "intraclass_exceeds_share"]
@@ -139,7 +140,8 @@ rc_grid = np.zeros_like(acc_grid)
 for i, s in enumerate(grid_sigmas):
     for j, w in enumerate(widths):
         rs = sweeps.seed_runs(replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w),
-                              train_cfg, list(range(grid_seeds)), "section4")
+                              train_cfg if (s, w) == (data_cfg.sigma_train, model_cfg.n_hidden)
+                              else lean, list(range(grid_seeds)), "section4")
         t = analyses.wtm_table(rs, early_epoch).astype(float)
         acc_grid[i, j] = t["test_acc"].mean()
         rc_grid[i, j] = t["rank_corr_active_median"].mean()

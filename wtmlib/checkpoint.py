@@ -2,8 +2,8 @@
 
 The state (weights, optimizers, recorders, batch-order generators, snapshots, where the
 loop stands) is written every ``Execution.checkpoint_every`` epochs, once
-``checkpoint_every_s`` seconds have passed since the last write (a write costs about a
-second on the paper's shapes: a minute's spacing keeps it near 1 % of a run). A run
+``checkpoint_every_s`` seconds have passed since the last write (spacing writes in time
+bounds their cost on long runs and what a kill loses on short epochs). A run
 started again with the same configuration and data resumes from it and ends with the
 arrays of an uninterrupted run; a checkpoint of anything else is ignored with a warning.
 Files are read with ``torch.load(weights_only=True)``: loading runs no code.

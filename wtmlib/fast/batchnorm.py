@@ -13,7 +13,7 @@ from torch import nn
 
 def column_sums(t: torch.Tensor, ones: torch.Tensor) -> torch.Tensor:
     """``t.sum(0)`` of an ``[n, h]`` tensor as ``t^T 1``: a matrix-vector product, several
-    times faster on a CPU than the column reduction (``sum``/``var_mean`` over dim 0)."""
+    faster on a CPU than the column reduction (``sum``/``var_mean`` over dim 0)."""
     return torch.mv(t.T, ones)
 
 

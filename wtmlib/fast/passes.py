@@ -14,9 +14,9 @@ import torch
 class Buffers:
     """Named scratch tensors reused from pass to pass (``get(name, shape, like)``).
 
-    A fresh ``[15000, 1000]`` float32 tensor costs ~30 ms of page faults on a CPU: more
-    than the ReLU that fills it (3 ms in place). The training loop keeps one buffer per
-    kind of pass instead (the gradient pass, the evaluation pass, the probe pass).
+    A fresh tensor of the hidden layer's size costs more in page faults on a CPU than the
+    ReLU that fills it, so the engine keeps one buffer per kind of pass (the gradient
+    pass, the evaluation pass, the probe pass) and reuses it.
     """
 
     def __init__(self):
@@ -63,8 +63,7 @@ class _MLPLogits(torch.autograd.Function):
     of W1 is sum_i g_i rho'(z_ij) z_ij; no pass over ``[n, h]`` for it). rho'(z) =
     sign(a) is written over ``buf`` (so ``buf`` must not be reused between this forward
     and its backward; checked). Of the two element-wise products, g (.) x ``[n, d]`` (into
-    ``gx_buf`` when given: a fresh ``[15000, 500]`` tensor costs 10 ms of page faults, more
-    than the product) or rho'(z) (.) g ``[n, h]`` (in place), the smaller is formed. The
+    ``gx_buf`` when given, for the reason ``Buffers`` gives) or rho'(z) (.) g ``[n, h]`` (in place), the smaller is formed. The
     obvious autograd graph makes four more passes over ``[n, h]`` (dL/dW2, dL/da, the ReLU mask, dL/dz)
     and allocates three. ``x`` gets no gradient.
 

@@ -47,7 +47,7 @@ class FastRecorder(Recorder):
 
     def observe_train_w(self, w1: torch.Tensor, logits: torch.Tensor) -> None:
         """State after one more epoch from the hidden weights ``w1 [n_hidden, n_dim]``
-        (computed as ``(xbar W1^T)^T``: on a CPU about a third faster than ``W1 xbar^T``)."""
+        (computed as ``(xbar W1^T)^T``, the faster layout on a CPU)."""
         self._close_window()
         self.observe_train_means(torch.mm(self.xbar_train, w1.detach().T).T, logits)
 

@@ -28,7 +28,7 @@ def sgd_step_(x: torch.Tensor, y: torch.Tensor, w1: torch.Tensor, w2: torch.Tens
         w2 <- w2 - lr * a g,     b2 <- b2 - lr * sum g
 
     with the hidden layer held transposed, ``z = W1 x^T [h, n]`` in ``buf`` (for a batch
-    of 64 this layout runs both products about 10 % faster than ``x W1^T``). ``x`` is
+    of 64 this layout runs both products faster than ``x W1^T``). ``x`` is
     overwritten with g (.) x. ``on_grad(g)`` sees dL/dlogit ``[.., n]`` before any weight
     moves (the recorder's derivative signs). The same step as ``torch.optim.SGD`` on
     autograd's gradient, to float rounding (tested), without autograd's graph or the

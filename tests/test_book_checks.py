@@ -1,8 +1,11 @@
 """Fast checks of the book's set-up: the page checker itself, the tests workflow, the
 JupyterLab route (extra, make target, jupytext pairing, README line)."""
 
+import json
 import tomllib
+from pathlib import Path
 
+import pytest
 import yaml
 
 from test_book import rendering_problems
@@ -51,3 +54,28 @@ def test_math_is_served_by_the_book_itself():
     assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.startswith("sphinx-mathjax-offline") for d in deps)
+
+
+@pytest.mark.slow
+def test_plain_papermill_runs_a_jupytext_converted_chapter(tmp_path, monkeypatch):
+    """The route without wtm: jupytext converts, papermill runs with -p overrides."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    bin_dir = Path(sys.executable).parent
+    nb = tmp_path / "02_data.ipynb"
+    subprocess.run([bin_dir / "jupytext", "--to", "ipynb", "--set-kernel", "python3",
+                    str(pipeline.source_path("data")), "-o", str(nb)], check=True,
+                   capture_output=True)
+    out = tmp_path / "out.ipynb"
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("WTM_PROFILE", raising=False)
+    subprocess.run([bin_dir / "papermill", str(nb), str(out), "--cwd", str(ROOT / "notebooks"),
+                    "-p", "n_train", "600", "-p", "n_test", "120", "-p", "n_projection", "100",
+                    "-y", "sigmas: [0.4, 1.2]"], check=True, capture_output=True, timeout=600)
+    cells = nbformat.read(out, as_version=4).cells
+    html = json.dumps([o for c in cells if c.cell_type == "code" for o in c.outputs])
+    assert "wtm-parameters" in html and "interactive" in html  # provenance table, no profile
+    assert "Preview at reduced size" not in html

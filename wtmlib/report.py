@@ -35,7 +35,7 @@ def parameters(name: str, namespace: dict) -> dict:
 def provenance() -> dict:
     """Library version, git commit and profile of this execution."""
     return {"wtmlib": __version__, "commit": git_commit(),
-            "profile": os.environ.get("WTM_PROFILE") or "interactive (notebook defaults)"}
+            "profile": os.environ.get("WTM_PROFILE") or "interactive (run outside wtm)"}
 
 
 def current_profile() -> str:

@@ -78,4 +78,5 @@ def test_plain_papermill_runs_a_jupytext_converted_chapter(tmp_path, monkeypatch
     cells = nbformat.read(out, as_version=4).cells
     html = json.dumps([o for c in cells if c.cell_type == "code" for o in c.outputs])
     assert "wtm-parameters" in html and "interactive" in html  # provenance table, no profile
-    assert "Preview at reduced size" not in html
+    assert "Preview at reduced size" not in html  # no profile: not a preview, but
+    assert "other settings than the paper" in html and "n_train" in html  # it says what differs

@@ -53,13 +53,17 @@ def preview_banner(changed: dict | None = None, profile: str | None = None) -> s
     """HTML of the banner that marks a page of a reduced-size build ("" at paper size).
     ``changed``: ``{parameter: (value here, paper value)}`` to list in it."""
     profile = profile or current_profile()
-    if not is_preview(profile):
-        return ""
     diff = ""
     if changed:
         items = ", ".join(f"<code>{html.escape(k)}</code> {html.escape(repr(v))} "
                           f"(paper: {html.escape(repr(p))})" for k, (v, p) in changed.items())
         diff = f" This chapter differs from the paper's settings in: {items}."
+    if not is_preview(profile):
+        if profile == "interactive" and changed:  # run by hand with other values
+            return (f'<div class="wtm-preview admonition note"><p class="admonition-title">'
+                    f"Run outside wtm with other settings than the paper's</p><p>{diff.strip()}"
+                    f"</p></div>")
+        return ""
     return (f'<div class="wtm-preview admonition warning"><p class="admonition-title">Preview '
             f"at reduced size (profile <code>{html.escape(profile)}</code>)</p><p>Built with "
             f"fewer samples, neurons, epochs or seeds than the paper, to check that "

@@ -219,12 +219,16 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
 
 # The library's configuration classes each notebook builds from its parameters (by
 # field name): built here too, so what they refuse is refused before the kernel starts.
+_SYNTHETIC, _MNIST = "wtmlib.data:SyntheticConfig", "wtmlib.mnist:AggregatedMNISTConfig"
+_RUN = ("wtmlib.config:ModelConfig", "wtmlib.config:TrainConfig", "wtmlib.config:Execution")
 LIBRARY_CONFIGS = {
-    "data": ("wtmlib.data:SyntheticConfig",),
-    "noise": ("wtmlib.data:SyntheticConfig", "wtmlib.train:ModelConfig", "wtmlib.train:TrainConfig"),
-    "wtm": ("wtmlib.data:SyntheticConfig", "wtmlib.train:ModelConfig", "wtmlib.train:TrainConfig"),
-    "mnist": ("wtmlib.mnist:AggregatedMNISTConfig", "wtmlib.train:ModelConfig",
-              "wtmlib.train:TrainConfig"),
+    "data": (_SYNTHETIC,),
+    "noise": (_SYNTHETIC, *_RUN),
+    "wtm": (_SYNTHETIC, *_RUN),
+    "ablation": ("wtmlib.config:Execution",),
+    "difficulty": ("wtmlib.config:Execution",),
+    "related": ("wtmlib.config:Execution",),
+    "mnist": (_MNIST, *_RUN),
 }
 
 

@@ -222,6 +222,10 @@ def test_pages_render_offline_in_a_headless_browser(built_book, tmp_path):
         if rel != "book/chapters/Z_scorecard.html":
             assert "<mjx-container" in dom, rel  # MathJax ran, from _static
         assert (tmp_path / (Path(rel).stem + ".png")).stat().st_size > 10_000
+    # the neuron explorer draws its panels in the page, without a kernel
+    dom = browse(html / "book" / "chapters" / "Y_explorer.html")
+    assert dom.count("<polyline") >= 2 and "by |W2|" in dom
+    assert rendering_problems(dom) == []
 
 
 if __name__ == "__main__":

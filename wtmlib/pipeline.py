@@ -215,6 +215,7 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
     "related": {"rise_window": at_least(1), "coherence_seeds": at_least(1),
                 "clustering_split": one_of("train", "test")},
     "mnist": {"scaling": one_of("pixels/255", "standardize")},
+    "explorer": {"max_epochs": at_least(2)},
 }
 
 # The library's configuration classes each notebook builds from its parameters (by
@@ -229,6 +230,7 @@ LIBRARY_CONFIGS = {
     "difficulty": ("wtmlib.config:Execution",),
     "related": ("wtmlib.config:Execution",),
     "mnist": (_MNIST, *_RUN),
+    "explorer": ("wtmlib.config:Execution",),
 }
 
 

@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from wtmlib import pipeline
+from wtmlib import params, pipeline
 from wtmlib.cli import main
 from wtmlib.progress import Follower
 
@@ -46,9 +46,10 @@ def toy(tmp_path, monkeypatch):
     (src / "01_ok.py").write_text(OK)
     (src / "02_bad.py").write_text(BAD)
     (src / "profiles.toml").write_text("[paper]\n")
-    monkeypatch.setattr(pipeline, "NOTEBOOKS", src)
-    monkeypatch.setattr(pipeline, "PROFILES", src / "profiles.toml")
-    monkeypatch.setattr(pipeline, "ROOT", tmp_path)
+    for module in (pipeline, params):  # sources and profiles (params), where to run (pipeline)
+        monkeypatch.setattr(module, "NOTEBOOKS", src)
+        monkeypatch.setattr(module, "ROOT", tmp_path)
+    monkeypatch.setattr(params, "PROFILES", src / "profiles.toml")
     return tmp_path
 
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 import yaml
 
-from wtmlib import pipeline
+from wtmlib import params, pipeline
 from wtmlib.cli import main
 
 ROOT = pipeline.ROOT
@@ -50,7 +50,7 @@ def test_default_parameters_reads_plain_and_annotated_assignments(tmp_path, monk
     (tmp_path / "01_toy.py").write_text(
         '# %% tags=["parameters"]\nn_seeds: int = 3  # seeds\nsigma = 0.4\n'
         'grid: list[float] = [0.1, 0.2]\n\n# %%\nprint(n_seeds)\n')
-    monkeypatch.setattr(pipeline, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(params, "NOTEBOOKS", tmp_path)
     assert pipeline.default_parameters("toy") == {"n_seeds": 3, "sigma": 0.4, "grid": [0.1, 0.2]}
 
 

@@ -13,7 +13,7 @@ import os
 from . import __version__
 from .chapter import configs  # noqa: F401  (the notebooks' report.configs)
 from .machine import git_commit
-from .pipeline import ROOT, chapter_parameters, default_parameters  # noqa: F401
+from .params import ROOT, chapter_parameters, default_parameters  # noqa: F401
 
 
 # where and how a chapter runs, not what it computes: never listed as a difference

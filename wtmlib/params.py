@@ -24,7 +24,6 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-CHAPTERS = ROOT / "book" / "chapters"
 PROFILES = NOTEBOOKS / "profiles.toml"
 INTERACTIVE = "interactive"  # the profile of a notebook run by hand (claims it records)
 

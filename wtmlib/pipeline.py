@@ -26,9 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
-from .params import (CHAPTERS, NOTEBOOKS, ROOT, ParameterError, chapter_parameters,  # noqa: F401
+from .params import (NOTEBOOKS, ROOT, ParameterError, chapter_parameters,  # noqa: F401
                      check_profile, default_parameters, describe_parameters, load_profile,
                      notebook_names, parse_value, profile_names, resolve, source_path)
+
+CHAPTERS = ROOT / "book" / "chapters"  # where executed chapters land
 
 
 @contextmanager

@@ -160,9 +160,8 @@ for s, res in fig2.items():
     if s in (0.4, 1.2) and 0.4 in sigmas_test and s in sigmas_train:
         cell = 100 * grid.acc[:, sigmas_train.index(s), sigmas_test.index(0.4)]
         cid = "F2-acc-generalizing" if s == 0.4 else "F2-acc-memorizing"
-        claims.record(cid, float(cell.mean()), float(cell.std(ddof=1)) if len(cell) > 1 else
-                      float("nan"), len(cell), note="sigma_test=0.4, SGD until fit")
-        f2[s] = (cid, claims.BY_ID[cid].rule(float(cell.mean())), f"{cell.mean():.1f}")
+        verdict = claims.record_seeds(cid, cell, note="sigma_test=0.4, SGD until fit")
+        f2[s] = (cid, verdict, f"{cell.mean():.1f}")
     panels.append([(res["pattern_means_probe"][:, n, :],
                     f"sigma_train={s:g} ({100 * acc:.1f}%), neuron #{r + 1} by |W2|")
                    for r, n in enumerate(top)])

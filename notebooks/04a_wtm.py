@@ -146,10 +146,9 @@ for claim, values in {
         "F3-divide-and-conquer": T["favoured_entropy"],
         "F3-init-decides": T["init_winner_fraction"] / T["init_winner_chance"],
         "F3-sign-class": T["sign_class_abs_corr_median"]}.items():
-    claims.record(claim, float(values.mean()), float(values.std(ddof=1)) if n > 1 else
-                  float("nan"), n, note="seeds " + ", ".join(map(str, seeds)) if claim == "S-acc"
-                  else f"early epoch {early_epoch}; all neurons")
-    report.glue(f"verdict_{claim}", claims.BY_ID[claim].rule(float(values.mean())))
+    report.glue(f"verdict_{claim}", claims.record_seeds(
+        claim, values, note="seeds " + ", ".join(map(str, seeds)) if claim == "S-acc"
+        else f"early epoch {early_epoch}; all neurons"))
 report.glue("favoured_candidates", f"{S['favoured_candidates']:.0f}")
 
 # %% [markdown]

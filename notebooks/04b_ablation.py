@@ -108,14 +108,12 @@ report.glue("sg_less", float(summary.loc[ablations[2], "spread_growth_active_med
 report.glue("acc_one_bias", 100 * float(summary.loc[extra, "test_acc"]), ".1f")
 report.glue("rc_full", float(summary.loc["full model", "rank_corr_active_median"]), ".2f")
 per_seed_acc = np.mean([100 * tables[n]["test_acc"].astype(float).values for n in ablations], 0)
-claims.record("F4-ablation-acc", float(abl_acc.mean()),
-              float(per_seed_acc.std(ddof=1)) if len(seeds) > 1 else float("nan"), len(seeds),
-              note="; ".join(f"{n}: {a:.1f}" for n, a in abl_acc.items()))
+claims.record_seeds("F4-ablation-acc", per_seed_acc,
+                    note="; ".join(f"{n}: {a:.1f}" for n, a in abl_acc.items()))
 gap = (tables["full model"]["rank_corr_active_median"].astype(float).values -
        np.max([tables[n]["rank_corr_active_median"].astype(float).values for n in ablations], 0))
-claims.record("F4-ablation-no-wtm", float(gap.mean()),
-              float(gap.std(ddof=1)) if len(gap) > 1 else float("nan"), len(gap),
-              note="full-model rank correlation minus the largest ablation's, per seed")
+claims.record_seeds("F4-ablation-no-wtm", gap,
+                    note="full-model rank correlation minus the largest ablation's, per seed")
 
 # %% [markdown]
 # Test accuracy: full model {glue:text}`acc_full` %; without ReLU {glue:text}`acc_linear` %,

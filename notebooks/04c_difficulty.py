@@ -97,15 +97,10 @@ report.glue("verdict_crossing", claims.BY_ID["F5-crossing"].rule(
     float(np.mean(crossings)) if n_cross == len(seeds) else float("inf")))
 with np.errstate(invalid="ignore"):  # never crossed and no onset: inf - inf is nan
     gap = np.abs(crossings - onsets)
-claims.record("F5-crossing", float(np.mean(crossings)) if n_cross == len(seeds) else float("inf"),
-              float(np.std(crossings, ddof=1)) if n_cross == len(seeds) > 1 else float("nan"),
-              len(seeds), note="crossing per seed: " + ", ".join(
-                  "never" if np.isinf(c) else f"{c:.0f}" for c in crossings))
-claims.record("F5-same-time", float(np.mean(gap)) if np.isfinite(gap).all() else float("inf"),
-              float(np.std(gap, ddof=1)) if np.isfinite(gap).all() and len(gap) > 1
-              else float("nan"), len(seeds),
-              note=f"onset factor {onset_factor}; onset per seed: "
-                   + ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
+claims.record_seeds("F5-crossing", crossings, note="crossing per seed: " + ", ".join(
+    "never" if np.isinf(c) else f"{c:.0f}" for c in crossings))
+claims.record_seeds("F5-same-time", gap, note=f"onset factor {onset_factor}; onset per seed: "
+                    + ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 
 # %% [markdown]
 # The difficult share reaches the regular share in {glue:text}`n_cross` of

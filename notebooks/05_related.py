@@ -82,11 +82,9 @@ order = pd.DataFrame({s: dict(
 display(order)
 lead = order.regular_minus_difficult_acc.astype(float)
 rise = order.difficult_loss_rise.astype(float)
-claims.record("S5-easy-first", float(lead.mean()), float(lead.std(ddof=1)) if len(lead) > 1
-              else float("nan"), len(lead), note=f"first {rise_window} epochs")
-claims.record("S5-difficult-loss-rises", float(rise.mean()), float(rise.std(ddof=1))
-              if len(rise) > 1 else float("nan"), len(rise),
-              note=f"largest rise over the first {rise_window} epochs")
+claims.record_seeds("S5-easy-first", lead, note=f"first {rise_window} epochs")
+claims.record_seeds("S5-difficult-loss-rises", rise,
+                    note=f"largest rise over the first {rise_window} epochs")
 report.glue("lead", float(lead.mean()), ".2f")
 report.glue("rise", float(rise.mean()), ".3f")
 

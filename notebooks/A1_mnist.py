@@ -84,9 +84,8 @@ report.glue("acc_mean", 100 * acc.mean(), ".1f")
 report.glue("n_seeds", len(seeds))
 report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), ".0f")
 report.glue("verdict_acc", claims.BY_ID["MNIST-acc"].rule(100 * float(acc.mean())))
-claims.record("MNIST-acc", 100 * float(acc.mean()),
-              100 * float(acc.std(ddof=1)) if len(acc) > 1 else float("nan"), len(acc),
-              note=f"n_train={n_train}, scaling {scaling}, batch norm before ReLU")
+claims.record_seeds("MNIST-acc", 100 * acc,
+                    note=f"n_train={n_train}, scaling {scaling}, batch norm before ReLU")
 
 # %% [markdown]
 # Test accuracy: {glue:text}`acc_mean` % (mean over {glue:text}`n_seeds` seed(s); the

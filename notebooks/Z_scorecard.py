@@ -27,17 +27,17 @@ show_tests: bool = True  # include the "how we test it" column
 # %% tags=["remove-input"]
 from IPython.display import HTML, display
 
-from wtmlib import claims, report
+from wtmlib import claims, report, scorecard
 
 P = report.parameters("scorecard", globals())
 profile = claims.current_profile()
 rows = claims.table(profile)
-display(HTML(claims.scorecard_html(profile, show_tests)))
-counts = {v: sum(r["verdict"] == v for r in rows) for v in claims.COLOURS}
+display(HTML(scorecard.scorecard_html(profile, show_tests)))
+counts = {v: sum(r["verdict"] == v for r in rows) for v in scorecard.COLOURS}
 for verdict, n in counts.items():
     report.glue(f"n_{verdict.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))
-report.glue("profile", profile + (" (a preview at reduced size)" if claims.is_preview(profile)
+report.glue("profile", profile + (" (a preview at reduced size)" if scorecard.is_preview(profile)
                                   else ""))
 
 # %% [markdown]

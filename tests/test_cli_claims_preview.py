@@ -3,7 +3,7 @@
 
 import io
 
-from wtmlib import claims
+from wtmlib import claims, scorecard
 from wtmlib.cli import main
 
 
@@ -15,17 +15,17 @@ def _record(monkeypatch, profile, claim_id, value):
 def test_preview_scorecard_is_neutral_and_shows_paper_verdicts_beside(tmp_path, monkeypatch):
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
     _record(monkeypatch, "quick", "S-acc", 83.1)  # "not reproduced" at reduced size
-    page = claims.scorecard_html("quick")
+    page = scorecard.scorecard_html("quick")
     assert "Preview at reduced size" in page and "preview: not reproduced" in page
-    assert claims.COLOURS[claims.NOT] not in page  # no red
+    assert scorecard.COLOURS[claims.NOT] not in page  # no red
     assert "paper profile" not in page and "No paper-profile values" in page
     _record(monkeypatch, "paper", "S-acc", 96.0)
-    page = claims.scorecard_html("quick")
+    page = scorecard.scorecard_html("quick")
     assert "<th>paper profile</th>" in page
-    assert "96 % (n=2)" in page and claims.COLOURS[claims.REPRODUCED] in page
-    paper_page = claims.scorecard_html("paper")
+    assert "96 % (n=2)" in page and scorecard.COLOURS[claims.REPRODUCED] in page
+    paper_page = scorecard.scorecard_html("paper")
     assert "Preview" not in paper_page and "preview:" not in paper_page
-    assert claims.COLOURS[claims.REPRODUCED] in paper_page
+    assert scorecard.COLOURS[claims.REPRODUCED] in paper_page
 
 
 def test_wtm_claims_says_preview(tmp_path, monkeypatch, capsys):
@@ -33,12 +33,12 @@ def test_wtm_claims_says_preview(tmp_path, monkeypatch, capsys):
     _record(monkeypatch, "quick", "S-acc", 83.1)
     _record(monkeypatch, "paper", "S-acc", 96.0)
     out = io.StringIO()
-    claims.print_table("quick", file=out)
+    scorecard.print_table("quick", file=out)
     text = out.getvalue()
     assert "PREVIEW" in text and "preview: not reproduced" in text
     assert "[paper profile: 96 % (n=2), reproduced]" in text
     out = io.StringIO()
-    claims.print_table("paper", file=out)
+    scorecard.print_table("paper", file=out)
     assert "PREVIEW" not in out.getvalue() and "preview:" not in out.getvalue()
     assert main(["claims", "--profile", "quick"]) == 1  # 17 claims still without a value
     assert "PREVIEW" in capsys.readouterr().out

@@ -97,9 +97,9 @@ def main(argv=None) -> int:
                        args.rounds)
         elif args.command == "claims":
             pipeline.check_profile(args.profile, interactive=True)
-            from . import claims  # noqa: PLC0415
+            from . import scorecard  # noqa: PLC0415
 
-            missing = claims.print_table(args.profile)
+            missing = scorecard.print_table(args.profile)
             if missing:
                 print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)
                 return 1

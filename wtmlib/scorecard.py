@@ -1,0 +1,111 @@
+"""The scorecard as a reader sees it: values formatted, verdicts coloured (neutral in a
+preview at reduced size), as an HTML table for the book and as text for ``wtm claims``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+from .claims import (MISSING, NOT, PARTLY, REPRODUCED, UNTESTABLE, claims_dir,
+                     current_profile, table)
+
+
+def format_value(row: dict) -> str:
+    if row["value"] is None:
+        return "-"
+    v = row["value"]
+    text = "never" if math.isinf(v) else f"{v:.3g}"
+    if row["sd"] is not None and math.isfinite(row["sd"]) and row["n"] and row["n"] > 1:
+        text += f" ± {row['sd']:.2g}"
+    return f"{text} {row['unit']}".strip() + (f" (n={row['n']})" if row["n"] else "")
+
+
+COLOURS = {REPRODUCED: "#d4edda", PARTLY: "#fff3cd", NOT: "#f8d7da", MISSING: "#e2e3e5",
+           UNTESTABLE: "#e2e3e5"}
+PREVIEW_COLOUR = "#e9ecef"  # one neutral colour for every verdict of a preview
+
+
+def is_preview(profile: str | None) -> bool:
+    """Values measured at reduced size: any profile but ``paper`` and ``interactive``."""
+    return (profile or current_profile()) not in ("paper", "interactive")
+
+
+def _verdict_html(verdict: str, preview: bool) -> str:
+    colour = PREVIEW_COLOUR if preview else COLOURS[verdict]
+    text = f"preview: {verdict}" if preview and verdict != MISSING else verdict
+    return (f'<span class="wtm-verdict" style="background:{colour};padding:2px 4px;'
+            f'white-space:nowrap">{text}</span>')
+
+
+def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
+    """The scorecard as an HTML table. In a preview (reduced size) every verdict is
+    marked as one, in a neutral colour, under a banner; the paper-profile verdicts
+    stand beside them when the paper profile's values exist."""
+    profile = profile or current_profile()
+    preview = is_preview(profile)
+    rows = table(profile)
+    paper = {r["id"]: r for r in table("paper")} if preview else {}
+    with_paper = any(r["verdict"] != MISSING for r in paper.values())
+    head = ["claim", "the paper says", *(["how we test it"] if show_tests else []),
+            "ours" + (f" ({profile})" if preview else ""), "verdict",
+            *(["paper profile"] if with_paper else [])]
+    body = []
+    for r in rows:
+        ours = format_value(r) + (f" <br><small>({html.escape(r['note'])})</small>"
+                                  if r["note"] else "")
+        if r["profile"] and r["profile"] != profile:
+            ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
+        said = f"<i>“{html.escape(r['quote'])}”</i>" + (
+            f"<br><small>paper: {html.escape(r['paper'])}</small>" if r["paper"] else "")
+        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
+                 f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"]
+                                      if show_tests else []),
+                 ours, _verdict_html(r["verdict"], preview)]
+        if with_paper:
+            p = paper[r["id"]]
+            cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    banner = ""
+    if preview:
+        banner = (f'<div class="wtm-preview admonition warning"><p class="admonition-title">'
+                  f"Preview at reduced size (profile <code>{html.escape(profile)}</code>)</p>"
+                  f"<p>These values come from a build with fewer samples, neurons, epochs or "
+                  f"seeds than the paper. Their verdicts say how this small build came out, "
+                  f"not whether the paper reproduces: they are shown in one neutral colour. "
+                  + ("The paper-profile columns hold the values of a build at the paper's "
+                     "settings found in the results cache."
+                     if with_paper else "No paper-profile values are in the results cache "
+                     "(<code>make book</code> makes them).") + "</p></div>")
+    return (banner + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
+            'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+
+
+def print_table(profile: str | None = None, file=None) -> int:
+    """Print the scorecard; return the number of claims without a value."""
+    profile = profile or current_profile()
+    preview = is_preview(profile)
+    rows = table(profile)
+    print(f"claims measured with profile {profile!r} ({claims_dir(profile)})", file=file)
+    if preview:
+        print(f"PREVIEW: profile {profile!r} runs at reduced size; its verdicts say how this "
+              "small build came out, not whether the paper reproduces", file=file)
+    paper = {r["id"]: r for r in table("paper")} if preview else {}
+    with_paper = any(r["verdict"] != MISSING for r in paper.values())
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        verdict = f"preview: {r['verdict']}" if preview and r["verdict"] != MISSING \
+            else r["verdict"]
+        line = (f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
+                f"{format_value(r):<26} {verdict}")
+        if with_paper:
+            line += f"   [paper profile: {format_value(paper[r['id']])}, {paper[r['id']]['verdict']}]"
+        print(line, file=file)
+    missing = sum(r["verdict"] == MISSING for r in rows)
+    counts = {}
+    for r in rows:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    print(("preview " if preview else "") + "; ".join(f"{k}: {v}" for k, v in counts.items()),
+          file=file)
+    return missing

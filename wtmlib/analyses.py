@@ -11,6 +11,7 @@ import pandas as pd
 
 from .checks import check_choice
 from .measures import loss_share_crossing, spread_ratios, wtm_summary
+from .nulls import init_nulls, onset_rows
 from .selectivity import c1_subclass_selectivity, c3_intraclass_selectivity
 from .signs import active_class_of
 from .stats import spearman
@@ -22,6 +23,22 @@ def wtm_table(results: list, early_epoch: int) -> pd.DataFrame:
                                               **wtm_summary(res.arrays, early_epoch))
             for res in results}
     return pd.DataFrame(rows).T.rename_axis("seed")
+
+
+def null_table(results: list) -> pd.DataFrame:
+    """``nulls.init_nulls`` of each run (rows: seeds): the Section 4.1 measures at
+    initialization, the nulls of ``wtm_table``'s columns of the same names."""
+    return pd.DataFrame({res.config["train"]["seed"]: init_nulls(res.arrays)
+                         for res in results}).T.rename_axis("seed")
+
+
+def onset_table(results: list, early_epochs) -> pd.DataFrame:
+    """``nulls.onset_rows`` of each run, mean over runs (seeds) for each early epoch
+    (rows), with the number of runs: when the mechanism starts (Section 4.2.2)."""
+    rows = pd.DataFrame([r for res in results for r in onset_rows(res.arrays, early_epochs)])
+    out = rows.groupby("early epoch").mean()
+    out["seeds"] = len(results)
+    return out
 
 
 def mean_sd(table: pd.DataFrame) -> pd.DataFrame:

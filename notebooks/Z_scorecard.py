@@ -14,9 +14,14 @@
 # # Scorecard: the paper's claims, reproduced or not
 #
 # Every claim of the paper that this book tests: the paper's words and number, how we
-# test it (the measure and the threshold of each verdict were fixed in
-# `wtmlib/claims.py` before the runs), our value (mean ± standard deviation over seeds,
-# with the number of seeds or models) and the verdict. The values are read from the
+# test it (the measure and the threshold of each verdict, in `wtmlib/claims.py`, written
+# before the runs except the changes listed under *Rule changes* below, each with its
+# date and reason), our value (mean ± standard deviation over seeds, with the number of
+# seeds or models), its null (the same measure where the claimed effect is absent, e.g.
+# the same runs at initialization) and the verdict. A claim true of any network is
+# marked *holds by construction* and not counted as reproduced; a claim that needs
+# another (the Figure 5 crossing) is *not testable* where that one fails, so a failure
+# counts once. The values are read from the
 # files the chapters wrote when they ran (`results/claims/`), never typed in; the same
 # table prints in a terminal with `wtm claims`. Each row links to the chapter whose
 # figure supports it.
@@ -43,6 +48,8 @@ report.glue("profile", profile + (" (a preview at reduced size)" if scorecard.is
 # %% [markdown]
 # Of {glue:text}`n_claims` claims: {glue:text}`n_reproduced` reproduced,
 # {glue:text}`n_partly` partly, {glue:text}`n_not_reproduced` not reproduced,
-# {glue:text}`n_missing` without a value (profile of this build: {glue:text}`profile`).
+# {glue:text}`n_not_testable` not testable, {glue:text}`n_holds_by_construction` holding
+# by construction, {glue:text}`n_missing` without a value (profile of this build:
+# {glue:text}`profile`).
 # Where a verdict is "not reproduced", the chapter it links to says what was tried and
 # what the data shows instead.

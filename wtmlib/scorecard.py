@@ -7,8 +7,8 @@ from __future__ import annotations
 import html
 import math
 
-from .claims import (MISSING, NOT, PARTLY, REPRODUCED, UNTESTABLE, claims_dir,
-                     current_profile, table)
+from .claims import (BY_CONSTRUCTION, CLAIMS, MISSING, NOT, PARTLY, REPRODUCED, UNTESTABLE,
+                     claims_dir, current_profile, table)
 
 
 def format_value(row: dict) -> str:
@@ -21,8 +21,15 @@ def format_value(row: dict) -> str:
     return f"{text} {row['unit']}".strip() + (f" (n={row['n']})" if row["n"] else "")
 
 
+def format_null(row: dict) -> str:
+    """The null beside a value ("-" where the claim records none)."""
+    if row.get("null") is None:
+        return "-"
+    return f"{row['null']:.3g} {row['unit']}".strip()
+
+
 COLOURS = {REPRODUCED: "#d4edda", PARTLY: "#fff3cd", NOT: "#f8d7da", MISSING: "#e2e3e5",
-           UNTESTABLE: "#e2e3e5"}
+           UNTESTABLE: "#e2e3e5", BY_CONSTRUCTION: "#d6e4f0"}
 PREVIEW_COLOUR = "#e9ecef"  # one neutral colour for every verdict of a preview
 
 
@@ -48,7 +55,7 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
     paper = {r["id"]: r for r in table("paper")} if preview else {}
     with_paper = any(r["verdict"] != MISSING for r in paper.values())
     head = ["claim", "the paper says", *(["how we test it"] if show_tests else []),
-            "ours" + (f" ({profile})" if preview else ""), "verdict",
+            "ours" + (f" ({profile})" if preview else ""), "null", "verdict",
             *(["paper profile"] if with_paper else [])]
     body = []
     for r in rows:
@@ -58,10 +65,12 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
         said = f"<i>“{html.escape(r['quote'])}”</i>" + (
             f"<br><small>paper: {html.escape(r['paper'])}</small>" if r["paper"] else "")
+        null = format_null(r) + (f" <br><small>({html.escape(r['null_note'])})</small>"
+                                 if r["null_note"] else "")
         cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
-                 f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"]
-                                      if show_tests else []),
-                 ours, _verdict_html(r["verdict"], preview)]
+                 f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"
+                                       + _why_html(r)] if show_tests else []),
+                 ours, null, _verdict_html(r["verdict"], preview) + _why_html(r, short=True)]
         if with_paper:
             p = paper[r["id"]]
             cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
@@ -79,7 +88,35 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
                      "(<code>make book</code> makes them).") + "</p></div>")
     return (banner + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
             'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
-            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
+
+
+def _why_html(row: dict, short: bool = False) -> str:
+    """Why a claim holds by construction, and which claim it depends on."""
+    out = ""
+    if row["construction"]:
+        out += ("<br><small>by construction</small>" if short else
+                f"<br><small><b>Holds by construction:</b> "
+                f"{html.escape(row['construction'])}</small>")
+    if row["depends_on"] and not short:
+        out += (f"<br><small>Depends on {html.escape(row['depends_on'])}: not testable "
+                f"where that claim fails (the failure counts once).</small>")
+    return out
+
+
+def log_html() -> str:
+    """The rule-change log of every claim, oldest first, as an HTML table."""
+    rows = [(c.id, ch) for c in CLAIMS for ch in c.log]
+    body = "".join(f"<tr><td>{cid}</td><td>{html.escape(ch.date)}</td><td><small>"
+                   f"{html.escape(ch.old)}</small></td><td><small>{html.escape(ch.new)}"
+                   f"</small></td><td><small>{html.escape(ch.reason)}</small></td></tr>"
+                   for cid, ch in sorted(rows, key=lambda r: r[1].date))
+    return ('<h3 class="wtm-rule-log">Rule changes</h3><p>Every rule changed after the '
+            "registry was first written, with its date, the rule before and after, and the "
+            "reason; all other rules are those written before the first run.</p>"
+            '<div class="wtm-scroll"><table class="table wtm-rule-log" style="font-size:85%">'
+            "<thead><tr><th>claim</th><th>date</th><th>old rule</th><th>new rule</th>"
+            "<th>reason</th></tr></thead><tbody>" + body + "</tbody></table></div>")
 
 
 def print_table(profile: str | None = None, file=None) -> int:
@@ -98,10 +135,19 @@ def print_table(profile: str | None = None, file=None) -> int:
         verdict = f"preview: {r['verdict']}" if preview and r["verdict"] != MISSING \
             else r["verdict"]
         line = (f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
-                f"{format_value(r):<26} {verdict}")
+                f"{format_value(r):<26} null: {format_null(r):<10} {verdict}")
         if with_paper:
             line += f"   [paper profile: {format_value(paper[r['id']])}, {paper[r['id']]['verdict']}]"
         print(line, file=file)
+        pad = " " * (width + 2)
+        print(f"{pad}rule: {r['test']}", file=file)
+        if r["null_note"]:
+            print(f"{pad}null: {r['null_note']}", file=file)
+        if r["construction"]:
+            print(f"{pad}holds by construction: {r['construction']}", file=file)
+        for ch in r["log"]:
+            print(f"{pad}rule changed {ch.date}: was '{ch.old}', now '{ch.new}' ({ch.reason})",
+                  file=file)
     missing = sum(r["verdict"] == MISSING for r in rows)
     counts = {}
     for r in rows:

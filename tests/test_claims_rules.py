@@ -1,0 +1,182 @@
+"""Every claim rule on ordinary, NaN, infinite and missing values; the nulls beside the
+values; the "holds by construction" verdict; a failure counted once; the rule-change log
+shown by ``wtm claims`` and on the scorecard."""
+
+import io
+import math
+import re
+
+import pytest
+
+from wtmlib import claims, scorecard
+from wtmlib.claims import (BY_CONSTRUCTION, MISSING, NOT, PARTLY, REPRODUCED, UNTESTABLE,
+                           BY_ID, CLAIMS)
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
+    monkeypatch.setenv("WTM_PROFILE", "paper")
+    return tmp_path
+
+
+def _satisfy_dependency(claim):
+    """Record a passing value for the claim ``claim`` depends on."""
+    if claim.depends_on == "F5-crossing":
+        claims.record("F5-crossing", 6.0)
+    elif claim.depends_on == "F3-winner-take-most":
+        claims.record("F3-winner-take-most", 0.6, null=0.0)
+
+
+# (claim, value, null, verdict): one case per verdict each rule can give
+CASES = [
+    ("S-acc", 96.0, None, REPRODUCED), ("S-acc", 93.0, None, PARTLY), ("S-acc", 83.0, None, NOT),
+    ("MNIST-acc", 97.5, None, REPRODUCED), ("MNIST-acc", 96.0, None, PARTLY),
+    ("MNIST-acc", 90.0, None, NOT),
+    ("F1-best-sigma", 1.0, None, REPRODUCED), ("F1-best-sigma", 0.6, None, PARTLY),
+    ("F1-best-sigma", 0.0, None, NOT),
+    ("F2-acc-generalizing", 95.0, None, REPRODUCED), ("F2-acc-generalizing", 91.0, None, PARTLY),
+    ("F2-acc-generalizing", 85.0, None, NOT),
+    ("F2-acc-memorizing", 81.0, None, REPRODUCED), ("F2-acc-memorizing", 77.0, None, PARTLY),
+    ("F2-acc-memorizing", 74.0, None, NOT),
+    ("F3-winner-take-most", 0.5, 0.0, REPRODUCED), ("F3-winner-take-most", 0.1, 0.0, PARTLY),
+    ("F3-winner-take-most", -0.8, 0.0, NOT), ("F3-winner-take-most", 0.5, 0.3, PARTLY),
+    ("F3-one-class", 0.4, 0.0, REPRODUCED), ("F3-one-class", 0.1, 0.0, PARTLY),
+    ("F3-one-class", -0.1, 0.0, NOT),
+    # the strict intraclass share against its value at initialization
+    ("F3-intraclass", 1.0, 0.48, REPRODUCED), ("F3-intraclass", 0.5, 0.48, PARTLY),
+    ("F3-intraclass", 0.0, 0.5, NOT), ("F3-intraclass", 0.48, 0.48, NOT),
+    # entropy against the entropy of random favourites
+    ("F3-divide-and-conquer", 0.96, 0.98, REPRODUCED),
+    ("F3-divide-and-conquer", 0.75, 0.97, PARTLY), ("F3-divide-and-conquer", 0.5, 0.97, NOT),
+    # share whose initial leader wins, against chance
+    ("F3-init-decides", 0.6, 1 / 15, REPRODUCED), ("F3-init-decides", 0.17, 1 / 15, PARTLY),
+    ("F3-init-decides", 0.1, 1 / 15, NOT),
+    ("F3-sign-class", 1.0, 1.0, BY_CONSTRUCTION), ("F3-sign-class", 0.3, 1.0, NOT),
+    ("F4-ablation-acc", 82.0, None, REPRODUCED), ("F4-ablation-acc", 76.0, None, PARTLY),
+    ("F4-ablation-acc", 72.0, None, NOT),
+    ("F4-ablation-no-wtm", 0.3, None, REPRODUCED), ("F4-ablation-no-wtm", 0.1, None, PARTLY),
+    ("F4-ablation-no-wtm", -0.1, None, NOT),
+    ("F5-crossing", 6.0, None, REPRODUCED), ("F5-crossing", 30.0, None, PARTLY),
+    ("F5-crossing", 1.0, None, PARTLY),  # only "never" (infinite) fails
+    ("F5-same-time", 3.0, None, REPRODUCED), ("F5-same-time", 10.0, None, PARTLY),
+    ("F5-same-time", 40.0, None, NOT),
+    ("S5-easy-first", 0.3, None, REPRODUCED), ("S5-easy-first", 0.05, None, PARTLY),
+    ("S5-easy-first", -0.1, None, NOT),
+    ("S5-difficult-loss-rises", 0.01, None, REPRODUCED),
+    ("S5-difficult-loss-rises", 0.0, None, NOT),
+    ("S5-clustering-generalization", 0.9, None, REPRODUCED),
+    ("S5-clustering-generalization", 0.2, None, PARTLY),
+    ("S5-clustering-generalization", -0.5, None, NOT),
+]
+
+
+def test_every_claim_has_cases():
+    assert {c for c, *_ in CASES} == set(BY_ID)
+
+
+@pytest.mark.parametrize("claim_id, value, null, expected", CASES)
+def test_rule(results, claim_id, value, null, expected):
+    _satisfy_dependency(BY_ID[claim_id])
+    assert claims.verdict(claim_id, value, null) == expected
+    assert claims.record(claim_id, value, null=null) == expected
+    assert claims.load(claim_id, "paper")["verdict"] == expected
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_nan_and_inf_never_pass(results, claim, value):
+    _satisfy_dependency(claim)
+    assert claims.verdict(claim.id, value, 0.0) == NOT
+    assert claims.record(claim.id, value, null=0.0) == NOT
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
+def test_missing_value_is_missing(results, claim):
+    assert claims.verdict(claim.id, None, 0.0) == MISSING
+    row = {r["id"]: r for r in claims.table("paper")}[claim.id]
+    assert row["value"] is None and row["null"] is None and row["verdict"] == MISSING
+
+
+@pytest.mark.parametrize("claim", [c for c in CLAIMS if c.vs_null], ids=lambda c: c.id)
+def test_a_claim_judged_against_its_null_needs_one(results, claim):
+    _satisfy_dependency(claim)
+    with pytest.raises(ValueError, match="null"):
+        claims.record(claim.id, 0.5)
+    assert claims.verdict(claim.id, 0.5, math.nan) == UNTESTABLE
+    assert re.search("null|initialization", claim.test)  # the test says what it is judged on
+
+
+def test_unknown_claim_is_named(results):
+    with pytest.raises(KeyError, match="claim_id='F9'"):
+        claims.verdict("F9", 1.0)
+    with pytest.raises(ValueError, match="values"):
+        claims.record_seeds("S-acc", [])
+
+
+def test_a_missing_crossing_counts_once(results):
+    claims.record_seeds("F5-crossing", [math.inf, math.inf])
+    assert claims.record_seeds("F5-same-time", [math.inf, math.inf]) == UNTESTABLE
+    claims.record_seeds("F5-crossing", [6.0, 8.0])
+    assert claims.record_seeds("F5-same-time", [math.inf, 2.0]) == NOT  # no onset: a failure
+    assert claims.record_seeds("F5-same-time", [1.0, 3.0]) == REPRODUCED
+    # the table judges by the records as they are now: the crossing fails again
+    claims.record_seeds("F5-crossing", [math.inf, 8.0])
+    row = {r["id"]: r for r in claims.table("paper")}["F5-same-time"]
+    assert row["verdict"] == UNTESTABLE
+
+
+def test_divide_and_conquer_needs_specialization(results):
+    claims.record("F3-winner-take-most", -0.8, null=0.0)  # no winner-take-most
+    assert claims.record("F3-divide-and-conquer", 0.97, null=0.98) == UNTESTABLE
+    assert claims.record("F3-one-class", 0.4, null=0.0) == UNTESTABLE
+    claims.record("F3-winner-take-most", 0.1, null=0.0)  # partly
+    assert claims.record("F3-divide-and-conquer", 0.97, null=0.98) == REPRODUCED
+    assert claims.record("F3-one-class", 0.4, null=0.0) == REPRODUCED
+
+
+def test_by_construction_is_not_counted_as_reproduced(results):
+    claims.record_seeds("F3-sign-class", [1.0, 1.0], null=1.0)
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    text = out.getvalue()
+    assert f"{BY_CONSTRUCTION}: 1" in text and "reproduced: 1" not in text
+    assert "holds by construction: with one sigmoid output" in text
+    page = scorecard.scorecard_html("paper")
+    assert "Holds by construction:" in page and scorecard.COLOURS[BY_CONSTRUCTION] in page
+
+
+def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
+    assert claims.record_seeds("F3-intraclass", [1.0, 0.9], null=[0.4, 0.6],
+                               null_note="strict share at initialization") == REPRODUCED
+    got = claims.load("F3-intraclass", "paper")
+    assert got["null"] == pytest.approx(0.5) and got["value"] == pytest.approx(0.95)
+    assert got["null_note"] == "strict share at initialization"
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    line = next(s for s in out.getvalue().splitlines() if s.startswith("F3-intraclass"))
+    assert re.search(r"ours: 0\.95 ± 0\.071 \(n=2\)\s+null: 0\.5\s+reproduced", line)
+    assert "null: strict share at initialization" in out.getvalue()
+    assert "<th>null</th>" in scorecard.scorecard_html("paper")
+
+
+def test_rule_change_log_is_complete_and_shown(results):
+    for c in CLAIMS:
+        for ch in c.log:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\d", ch.date) and ch.old and ch.new and ch.reason
+    easy = BY_ID["S5-easy-first"].log
+    assert easy[0].date == "2026-11-30" and "84b5048" in easy[0].reason
+    assert "90%" in easy[0].old and "rise window" in easy[0].new
+    for cid in ("F3-intraclass", "F3-divide-and-conquer", "F3-init-decides", "F3-sign-class",
+                "F5-same-time"):
+        assert any(ch.date == "2026-12-01" for ch in BY_ID[cid].log), cid
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    text = out.getvalue()
+    assert "rule changed 2026-11-30: was 'epochs for the regular group" in text
+    assert text.count("rule changed ") == sum(len(c.log) for c in CLAIMS)
+    assert text.count("  rule: ") == len(CLAIMS)
+    page = scorecard.scorecard_html("paper")
+    assert "Rule changes" in page and "84b5048" in page
+    assert page.count("<td>2026-12-01</td>") == sum(
+        ch.date == "2026-12-01" for c in CLAIMS for ch in c.log)

@@ -119,7 +119,7 @@ report.glue("other_tests", ", ".join(f"{s:g} (best {b:g})" for s, b in
 report.glue("best_at_04", f"{best.best_sigma_train.get(0.4, float('nan')):g}")
 report.glue("margin_median", 100 * float(best.margin.median()), ".2f")
 report.glue("seed_sd_median", 100 * float(best.seed_sd.median()), ".2f")
-report.glue("verdict_F1", claims.BY_ID["F1-best-sigma"].rule(float(moderate.mean())))
+report.glue("verdict_F1", claims.verdict("F1-best-sigma", float(moderate.mean())))
 claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
               note="best sigma_train per sigma_test: " + ", ".join(
                   f"{t:g}->{b:g}" for t, b in best.best_sigma_train.items()))

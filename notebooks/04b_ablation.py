@@ -154,8 +154,8 @@ display(pd.DataFrame(rc_grid, index=[f"sigma={s:g}" for s in grid_sigmas],
                      columns=[f"width {w}" for w in widths]).round(2))
 
 # %% tags=["remove-cell"]
-report.glue("verdict_acc", claims.BY_ID["F4-ablation-acc"].rule(float(abl_acc.mean())))
-report.glue("verdict_nowtm", claims.BY_ID["F4-ablation-no-wtm"].rule(float(gap.mean())))
+report.glue("verdict_acc", claims.verdict("F4-ablation-acc", float(abl_acc.mean())))
+report.glue("verdict_nowtm", claims.verdict("F4-ablation-no-wtm", float(gap.mean())))
 report.glue("abl_acc_mean", float(abl_acc.mean()), ".1f")
 
 # %% [markdown]

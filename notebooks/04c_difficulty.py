@@ -93,8 +93,8 @@ report.glue("crossing_list", ", ".join("never" if np.isinf(c) else f"{c:.0f}" fo
 report.glue("onset_list", ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 report.glue("max_share", float(timing.max_share_difficult.mean()), ".2f")
 report.glue("half_rise_list", ", ".join(f"{v:.0f}" for v in timing.half_rise))
-report.glue("verdict_crossing", claims.BY_ID["F5-crossing"].rule(
-    float(np.mean(crossings)) if n_cross == len(seeds) else float("inf")))
+report.glue("verdict_crossing", claims.verdict(
+    "F5-crossing", float(np.mean(crossings)) if n_cross == len(seeds) else float("inf")))
 with np.errstate(invalid="ignore"):  # never crossed and no onset: inf - inf is nan
     gap = np.abs(crossings - onsets)
 claims.record_seeds("F5-crossing", crossings, note="crossing per seed: " + ", ".join(

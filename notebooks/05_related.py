@@ -174,7 +174,7 @@ report.glue("n_models", len(clus))
 report.glue("s_best", f"{s_best:g}")
 report.glue("rho_low", rho_low, ".2f")
 report.glue("rho_high", rho_high, ".2f")
-report.glue("verdict_clus", claims.BY_ID["S5-clustering-generalization"].rule(rho_c1))
+report.glue("verdict_clus", claims.verdict("S5-clustering-generalization", rho_c1))
 
 # %% [markdown]
 # Over the {glue:text}`n_models` models, the Spearman correlation of $c_1$ with test

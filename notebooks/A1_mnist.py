@@ -83,7 +83,7 @@ acc = np.array([r.metrics["test_acc"] for r in results])
 report.glue("acc_mean", 100 * acc.mean(), ".1f")
 report.glue("n_seeds", len(seeds))
 report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), ".0f")
-report.glue("verdict_acc", claims.BY_ID["MNIST-acc"].rule(100 * float(acc.mean())))
+report.glue("verdict_acc", claims.verdict("MNIST-acc", 100 * float(acc.mean())))
 claims.record_seeds("MNIST-acc", 100 * acc,
                     note=f"n_train={n_train}, scaling {scaling}, batch norm before ReLU")
 

@@ -124,6 +124,10 @@ def test_a_missing_crossing_counts_once(results):
     claims.record_seeds("F5-crossing", [math.inf, 8.0])
     row = {r["id"]: r for r in claims.table("paper")}["F5-same-time"]
     assert row["verdict"] == UNTESTABLE
+    assert "(F5-crossing failed)" in scorecard.scorecard_html("paper")
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    assert "not reproduced: 1" in out.getvalue() and "not testable: 1" in out.getvalue()
 
 
 def test_divide_and_conquer_needs_specialization(results):

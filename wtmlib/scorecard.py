@@ -70,7 +70,9 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
         cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
                  f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"
                                        + _why_html(r)] if show_tests else []),
-                 ours, null, _verdict_html(r["verdict"], preview) + _why_html(r, short=True)]
+                 ours, null, _verdict_html(r["verdict"], preview) + (
+                     f"<br><small>({html.escape(r['depends_on'])} failed)</small>"
+                     if r["verdict"] == UNTESTABLE and r["depends_on"] else "")]
         if with_paper:
             p = paper[r["id"]]
             cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
@@ -91,14 +93,13 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
 
 
-def _why_html(row: dict, short: bool = False) -> str:
+def _why_html(row: dict) -> str:
     """Why a claim holds by construction, and which claim it depends on."""
     out = ""
     if row["construction"]:
-        out += ("<br><small>by construction</small>" if short else
-                f"<br><small><b>Holds by construction:</b> "
+        out += (f"<br><small><b>Holds by construction:</b> "
                 f"{html.escape(row['construction'])}</small>")
-    if row["depends_on"] and not short:
+    if row["depends_on"]:
         out += (f"<br><small>Depends on {html.escape(row['depends_on'])}: not testable "
                 f"where that claim fails (the failure counts once).</small>")
     return out

@@ -29,7 +29,7 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 import numpy as np
 import pandas as pd
 
-from wtmlib import chapter, claims, measures, plots, report, sweeps
+from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
 from wtmlib.data import difficulty, pattern_class
 from wtmlib.runs import load_data_of
 
@@ -113,6 +113,27 @@ claims.record_seeds("F5-same-time", gap, note=f"onset factor {onset_factor}; ons
 # reached here, the *half-rise* epoch (the difficult share halfway from its initial to
 # its largest value: {glue:text}`half_rise_list`) dates the same rise without the
 # threshold, and can be compared with the onset epochs above.
+#
+# A second date for the onset, from the mechanism itself: the median over neurons of the
+# active-class rank correlation (Section 4.1 chapter), read from several early epochs to
+# the end, with the share of active-class patterns whose mean falls and the same among
+# the losers (patterns below their neuron's active-class median at that epoch), mean
+# over seeds.
+
+# %% tags=["hide-input"]
+onset_rc = analyses.onset_table(results, [e for e in P4["onset_epochs"] if e < P4["epochs"]])
+display(onset_rc.round(3))
+above = onset_rc.index[onset_rc.rank_corr_active_median > 0]
+report.glue("rc_onset_sentence", (
+    f"the median rank correlation is above its null 0 from epoch {above[0]} of those read "
+    f"({', '.join(map(str, onset_rc.index))}), against crossings at epochs " if len(above) else
+    f"the median rank correlation is at or below its null 0 from every epoch read "
+    f"({', '.join(map(str, onset_rc.index))}): no onset of winner-take-most to set beside "
+    "the crossings at epochs ") + ", ".join(
+        "never" if np.isinf(c) else f"{c:.0f}" for c in crossings))
+
+# %% [markdown]
+# Read this way, {glue:text}`rc_onset_sentence`.
 #
 # ## Why the timing may differ from the paper
 #

@@ -164,6 +164,19 @@ def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
     assert "<th>null</th>" in scorecard.scorecard_html("paper")
 
 
+def test_wtm_claims_prints_value_null_rule_verdict_and_log(results, capsys):
+    from wtmlib.cli import main
+
+    claims.record_seeds("F3-init-decides", [0.17, 0.16], null=[1 / 15, 1 / 15])
+    assert main(["claims", "--profile", "paper"]) == 1  # the other claims have no value
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if s.startswith("F3-init-decides"))
+    assert re.search(r"ours: 0\.165 ± 0\.0071 \(n=2\)\s+null: 0\.0667\s+partly", line)
+    assert "rule: share of neurons whose final favoured pattern" in out
+    assert "rule changed 2026-12-01: was 'share / chance >= 2, partly > 1'" in out
+    assert "rule changed 2026-11-30" in out  # S5-easy-first, without a value
+
+
 def test_rule_change_log_is_complete_and_shown(results):
     for c in CLAIMS:
         for ch in c.log:

@@ -10,9 +10,10 @@ Modules, in the order data flows through them:
 * ``train``: one training loop over an engine, ``reference`` (``MLP.forward``, autograd,
   hook points) or ``fast`` (the same passes written out, tested equal);
 * ``cache``, ``runs``, ``sweeps``: results keyed by configuration and numerics version;
-* ``measures``, ``signs``, ``selectivity``, ``stats``, ``analyses``, ``plots``: numbers
-  and figures from stored results;
-* ``claims``, ``report``, ``chapter``, ``pipeline``, ``cli``: the scorecard, the
+* ``measures``, ``signs``, ``selectivity``, ``stats``, ``nulls`` (the measures at
+  initialization, when the mechanism starts), ``analyses``, ``plots``: numbers and
+  figures from stored results;
+* ``claims`` (the registry), ``scorecard`` (its presentation), ``report``, ``chapter``, ``pipeline``, ``cli``: the scorecard, the
   notebooks' helpers and the ``wtm`` command;
 * ``machine``, ``flops``, ``bench``: provenance, FLOP accounting and ``wtm bench``.
 """

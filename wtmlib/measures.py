@@ -153,6 +153,21 @@ def favoured_spread(favoured, n_candidates: int) -> tuple[float, int]:
     return (h / h_max if h_max > 0 else float("nan")), int(len(counts))
 
 
+def favoured_entropy(means_at, classes, act) -> float:
+    """Normalised entropy of the neurons' favoured patterns in their active class, on the
+    pattern means ``means_at [n_hidden, n_pat]`` of one epoch: ``favoured_spread`` per
+    active class, averaged with weights = the neurons of that class. NaN when undefined."""
+    act = np.asarray(act)
+    fav = favoured_pattern(means_at, classes, act)
+    ent, weights = [], []
+    for c in np.unique(act):
+        e, _ = favoured_spread(fav[act == c], len(patterns_of(classes, c)))
+        if np.isfinite(e):
+            ent.append(e)
+            weights.append((act == c).sum())
+    return float(np.average(ent, weights=weights)) if ent else float("nan")
+
+
 def init_predicts_winner(means, classes, neuron_class) -> dict:
     """Does the random initialisation decide which pattern a neuron favours? (Section 4.2.4)
 
@@ -208,12 +223,6 @@ def wtm_summary(arrays: dict, early_epoch: int) -> dict:
     rc_a = wtm_rank_correlation(means, classes, act, early_epoch)
     rc_o = wtm_rank_correlation(means, classes, other, early_epoch)
     fav = favoured_pattern(means[-1], classes, act)
-    ent, weights = [], []
-    for c in np.unique(act):
-        e, _ = favoured_spread(fav[act == c], len(patterns_of(classes, c)))
-        if np.isfinite(e):
-            ent.append(e)
-            weights.append((act == c).sum())
     init = init_predicts_winner(means, classes, act)
     return {
         "n_neurons": int(means.shape[1]),
@@ -229,7 +238,7 @@ def wtm_summary(arrays: dict, early_epoch: int) -> dict:
         "intraclass_exceeds_share": float(intraclass_exceeds_interclass(means[-1], classes).mean()),
         "intraclass_exceeds_strict_share": float(
             intraclass_exceeds_interclass(means[-1], classes, strict=True).mean()),
-        "favoured_entropy": float(np.average(ent, weights=weights)) if ent else float("nan"),
+        "favoured_entropy": favoured_entropy(means[-1], classes, act),
         "favoured_distinct": int(len(np.unique(fav))),
         "favoured_candidates": int(sum(len(patterns_of(classes, c)) for c in np.unique(act))),
         "init_winner_fraction": init["fraction"],

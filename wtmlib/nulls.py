@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data import pattern_class
-from .measures import (favoured_pattern, favoured_spread, intraclass_exceeds_interclass,
-                       wtm_rank_correlation)
+from .measures import favoured_entropy, intraclass_exceeds_interclass, wtm_rank_correlation
 from .signs import active_class_of
 from .stats import median, patterns_of
 
@@ -32,22 +31,6 @@ def intraclass_share(means_at, classes, strict: bool = True) -> float:
     """Share of neurons for which ``measures.intraclass_exceeds_interclass`` holds on the
     pattern means ``means_at [n_hidden, n_pat]`` of one epoch (row 0: the null)."""
     return float(intraclass_exceeds_interclass(means_at, classes, strict=strict).mean())
-
-
-def favoured_entropy(means_at, classes, act) -> float:
-    """Normalised entropy of the neurons' favoured patterns in their active class, on the
-    pattern means ``means_at [n_hidden, n_pat]`` of one epoch: ``measures.favoured_spread``
-    per active class, averaged with weights = the neurons of that class (as
-    ``wtm_summary``'s ``favoured_entropy`` on the last epoch). NaN when undefined."""
-    act = np.asarray(act)
-    fav = favoured_pattern(means_at, classes, act)
-    ent, weights = [], []
-    for c in np.unique(act):
-        e, _ = favoured_spread(fav[act == c], len(patterns_of(classes, c)))
-        if np.isfinite(e):
-            ent.append(e)
-            weights.append((act == c).sum())
-    return float(np.average(ent, weights=weights)) if ent else float("nan")
 
 
 def init_nulls(arrays) -> dict:

@@ -16,3 +16,14 @@ set_default_execution(Execution(device="cpu", threads=1, progress=False))
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 if "WTM_DATA" not in os.environ and (_SHARED / "MNIST" / "raw").exists():
     os.environ["WTM_DATA"] = str(_SHARED)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    """An empty results folder for the paper profile's claims."""
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
+    monkeypatch.setenv("WTM_PROFILE", "paper")
+    return tmp_path

@@ -8,13 +8,6 @@ import pytest
 from wtmlib import claims
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
-    monkeypatch.setenv("WTM_PROFILE", "paper")
-    return tmp_path
-
-
 def test_mean_sd_and_count_of_the_seeds(results):
     verdict = claims.record_seeds("S-acc", [95.0, 96.0, 97.0], note="three seeds")
     got = claims.load("S-acc", "paper")

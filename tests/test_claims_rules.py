@@ -13,13 +13,6 @@ from wtmlib.claims import (BY_CONSTRUCTION, MISSING, NOT, PARTLY, REPRODUCED, UN
                            BY_ID, CLAIMS)
 
 
-@pytest.fixture
-def results(tmp_path, monkeypatch):
-    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
-    monkeypatch.setenv("WTM_PROFILE", "paper")
-    return tmp_path
-
-
 def _satisfy_dependency(claim):
     """Record a passing value for the claim ``claim`` depends on."""
     if claim.depends_on == "F5-crossing":

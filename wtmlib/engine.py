@@ -24,6 +24,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .data import difficulty
 from .model import accuracy, model_from_arrays
+from .optim import set_lr
 from .record import Recorder
 
 
@@ -108,6 +109,15 @@ class Engine:
                        hit_max_epochs=bool(self.cfg.until_fit and train_acc < 1.0),
                        test_acc=self.test_accuracy(i))
         return TrainOutput(arrays, metrics)
+
+    def optimizer_step(self, opt, model, epoch: int, loss_fn) -> None:
+        """One step of ``opt`` on ``loss_fn()`` at ``epoch``'s learning rates; the callback
+        sees the weights that produce the gradient."""
+        set_lr(opt, self.cfg, epoch)
+        opt.zero_grad(set_to_none=True)
+        self.callback("step", self.steps, model)
+        loss_fn().backward()
+        opt.step()
 
     def state(self) -> dict:
         """The shared part of a checkpoint (engines add their weights and optimizers)."""

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .engine import Engine
 from .model import build_model
-from .optim import build_optimizer, set_lr
+from .optim import build_optimizer
 
 
 class ReferenceEngine(Engine):
@@ -52,12 +52,7 @@ class ReferenceEngine(Engine):
             self.callback("epoch", epoch, self.models[i])
 
     def _step(self, i: int, epoch: int, loss_fn) -> None:
-        opt = self.opts[i]
-        set_lr(opt, self.cfg, epoch)
-        opt.zero_grad(set_to_none=True)
-        self.callback("step", self.steps, self.models[i])
-        loss_fn().backward()
-        opt.step()
+        self.optimizer_step(self.opts[i], self.models[i], epoch, loss_fn)
 
     def step_epoch(self, epoch: int) -> None:
         if self.full_batch:

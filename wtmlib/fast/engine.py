@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..engine import Engine
 from ..model import build_model
-from ..optim import build_optimizer, set_lr
+from ..optim import build_optimizer
 from .batchnorm import bn_eval_logits, bn_mlp_logits
 from .passes import Buffers, mlp_logits
 from .record import FastRecorder
@@ -76,11 +76,7 @@ class FastSingle(Engine):
         self.callback("epoch", epoch, self.model)
 
     def _step(self, epoch: int, loss_fn) -> None:
-        set_lr(self.opt, self.cfg, epoch)
-        self.opt.zero_grad(set_to_none=True)
-        self.callback("step", self.steps, self.model)
-        loss_fn().backward()
-        self.opt.step()
+        self.optimizer_step(self.opt, self.model, epoch, loss_fn)
         self.steps += 1
 
     def step_epoch(self, epoch: int) -> None:

@@ -36,8 +36,14 @@ REGIMES = {
     "batch norm, sgd": (ModelConfig(n_hidden=12, batchnorm=True),
                         TrainConfig.section3(epochs=3, batch_size=64, until_fit=False)),
     "no probe": (H, TrainConfig(epochs=3, probe=False)),
+    "dL/dz signs, layca full batch": (H, TrainConfig(epochs=5, output_layer="sgd",
+                                                     output_lr=1.0, keep_dz_sign=True)),
+    "dL/dz signs, sgd mini-batch": (H, TrainConfig.section3(epochs=3, batch_size=64,
+                                                            keep_dz_sign=True)),
+    "dL/dz signs, linear": (ModelConfig(n_hidden=12, activation="linear"),
+                            TrainConfig(epochs=3, keep_dz_sign=True)),
 }
-COUNTS = ("sign_total", "sign_count", "final_neurons")  # integers: equal exactly
+COUNTS = ("sign_total", "sign_count", "final_neurons", "dz_sign_total")  # integers: equal exactly
 
 
 def assert_same_record(a: dict, b: dict) -> None:
@@ -101,3 +107,23 @@ def test_callback_is_refused_for_a_stack(data):
     cfgs = [TrainConfig.section3(epochs=2, seed=i) for i in range(2)]
     with pytest.raises(ConfigError, match="callback"):
         train_models([data, data], H, cfgs, FAST, callback=lambda *a: None)
+
+
+def test_dz_signs_are_da_signs_gated_by_the_relu(data):
+    """sign(dL/dz) is sign(dL/da) where the neuron is on and 0 where it is off: each sum
+    is at most the dL/da sum in size, smaller where the neuron was off for some steps;
+    a linear network has no gate (equal sums)."""
+    cfg = TrainConfig(epochs=4, output_layer="sgd", output_lr=1.0, keep_dz_sign=True)
+    relu = train(data, H, cfg, FAST).arrays
+    dz, da = relu["dz_sign_total"].astype(int), relu["sign_total"].astype(int)
+    assert (np.abs(dz) <= np.abs(da)).all() and (np.abs(dz) < np.abs(da)).any()
+    assert ((dz == 0) | (np.sign(dz) == np.sign(da))).all()
+    linear = train(data, ModelConfig(n_hidden=12, activation="linear"), cfg, FAST).arrays
+    np.testing.assert_array_equal(linear["dz_sign_total"], linear["sign_total"])
+    assert "dz_sign_total" not in train(data, H, replace(cfg, keep_dz_sign=False), FAST).arrays
+
+
+def test_dz_signs_behind_batch_norm_are_refused_by_the_fast_engine(data):
+    cfg = TrainConfig(epochs=2, keep_dz_sign=True)
+    with pytest.raises(ConfigError, match="keep_dz_sign=True with batchnorm=True"):
+        train(data, ModelConfig(n_hidden=12, batchnorm=True), cfg, FAST)

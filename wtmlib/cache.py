@@ -129,6 +129,18 @@ def load(experiment: str, key: str, root: Path | None = None) -> Result | None:
     return Result(doc["config"], arrays, doc["metrics"], key, doc["info"])
 
 
+def stored_metrics(experiment: str, key: str, root: Path | None = None) -> dict | None:
+    """A stored result's metrics from its JSON alone (its own checksum checked; the arrays
+    are checked when ``load`` reads them), or ``None`` if absent or damaged."""
+    meta = paths(experiment, key, root)[1]
+    try:
+        doc = json.loads(meta.read_text())
+        return doc["metrics"] if doc.get("key") == key and doc.get("sha256") == \
+            _doc_sha256(doc) else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def cached(experiment: str, config: dict, compute, root: Path | None = None,
            refresh: bool = False, info=None) -> Result:
     """Load the result of ``config`` or compute it with ``compute() -> (arrays, metrics)``

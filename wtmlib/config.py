@@ -18,6 +18,7 @@ The two training regimes of Section 2.2:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +26,25 @@ import torch
 from .checks import ConfigError, check_choice, check_float, check_int, check_type
 
 ACTIVATIONS = ("relu", "linear")
+_ADDED = "added"  # field metadata: see ``added_field``
+
+
+def added_field(default):
+    """A configuration field added after results were stored under the configurations
+    without it: at its default it stays out of a result's key (``keyed``), so those
+    results keep their keys; set to anything else it keys the result like any field."""
+    return dataclasses.field(default=default, metadata={_ADDED: True})
+
+
+def keyed(cfg) -> dict:
+    """``asdict(cfg)`` less the ``added_field`` fields that hold their default: the part of
+    a configuration that keys a result (``wtmlib.runs.run_config``)."""
+    d = dataclasses.asdict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get(_ADDED) and d[f.name] == f.default:
+            del d[f.name]
+    return d
+
 ENGINES = ("fast", "reference")
 
 
@@ -52,12 +72,16 @@ class TrainConfig:
     * ``biases``: Layca's original code leaves biases and batch-norm parameters at
       their initial values ("frozen"); "sgd" trains them with plain SGD at ``lr``.
     * ``output_layer``: "layca" rotates W2 like W1; "sgd" trains it with plain SGD at
-      ``output_lr`` (default ``lr``).
+      ``output_lr`` (default ``lr``); ``bias_lr`` is the rate of "sgd" biases (default
+      ``lr``; the output layer's rate is the other reading of "b2 trained").
     * ``keep_mean_sign``: store the per-sample mean sign of dL/da ``[n_train, n_hidden]``
       (Figure 3 row 4); off, only its per-class summaries are stored (all that the
       class-level measures need). ``keep_probe_means``: store the probe set's pattern
       means (Figure 2); off, only the probe's accuracy and loss per epoch. Both choose
       what is stored, so they key the result like any other field.
+    * ``keep_dz_sign``: also store the per-sample and per-class sums of the sign of
+      dL/dz = dL/da * 1[z > 0] (Section 4.1's sign gated by the ReLU: zero where the
+      neuron is off), the informative variant of a sign that dL/da fixes by the class.
     """
 
     optimizer: str = "layca"  # "layca" | "sgd"
@@ -76,6 +100,8 @@ class TrainConfig:
     snapshots: tuple = ()  # epochs after which the weights are stored (e.g. Section 5.2)
     keep_mean_sign: bool = True  # store the per-sample mean sign of dL/da
     keep_probe_means: bool = True  # store the probe set's pattern means (with probe)
+    bias_lr: float = added_field(0.0)  # lr of "sgd" biases; 0: same as lr
+    keep_dz_sign: bool = added_field(False)  # also count the sign of dL/dz (ReLU-gated)
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, ("layca", "sgd"))
@@ -97,6 +123,8 @@ class TrainConfig:
         object.__setattr__(self, "snapshots", tuple(sorted(set(self.snapshots))))
         check_type("keep_mean_sign", self.keep_mean_sign, bool, "True or False")
         check_type("keep_probe_means", self.keep_probe_means, bool, "True or False")
+        check_float("bias_lr", self.bias_lr, 0.0)
+        check_type("keep_dz_sign", self.keep_dz_sign, bool, "True or False")
 
     @classmethod
     def section3(cls, **changes) -> "TrainConfig":

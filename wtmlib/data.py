@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from .checks import ConfigError, check_float, check_int, check_type
+from .config import added_field
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,10 @@ class SyntheticConfig:
     """Parameters of Algorithm 1, with the paper's defaults (Section 2.1).
 
     ``sigma_train`` and ``sigma_test`` are the noise standard deviations of the two
-    splits (Section 3.1); both splits share the pattern masks. ``pattern_weights``
+    splits (Section 3.1); both splits share the pattern masks. ``noise_seed`` draws the
+    samples (pattern order and noise) of both splits from another seed while the masks
+    stay those of ``seed`` (``None``: ``seed`` draws everything); it keeps the patterns
+    and the initialization fixed while the data is redrawn. ``pattern_weights``
     (length ``n_pat``, non-negative) makes an unbalanced data set; ``None`` is the
     paper's balanced default (each pattern ``n / n_pat`` times).
     """
@@ -36,6 +40,7 @@ class SyntheticConfig:
     overlap: bool = False
     pattern_weights: tuple | None = None
     seed: int = 0
+    noise_seed: int | None = added_field(None)
 
     def __post_init__(self):
         check_int("n_dim", self.n_dim, 1)
@@ -50,6 +55,8 @@ class SyntheticConfig:
         check_float("sigma_test", self.sigma_test, 0.0)
         check_type("overlap", self.overlap, bool, "True or False")
         check_int("seed", self.seed, 0, 2**63 - 1)
+        if self.noise_seed is not None:
+            check_int("noise_seed", self.noise_seed, 0, 2**63 - 1)
         if not self.overlap and self.n_pat * self.l_pat > self.n_dim:
             raise ConfigError(
                 f"n_pat * l_pat = {self.n_pat * self.l_pat} > n_dim={self.n_dim}: "
@@ -147,6 +154,8 @@ def make_synthetic(cfg: SyntheticConfig = SyntheticConfig()) -> SyntheticData:
     whatever device the model later runs on).
     """
     g_mask, g_train, g_test = _generators(cfg.seed)
+    if cfg.noise_seed is not None:
+        _, g_train, g_test = _generators(cfg.noise_seed)
     masks = torch.zeros(cfg.n_pat, cfg.n_dim, dtype=torch.bool)
     if cfg.overlap:
         for k in range(cfg.n_pat):

@@ -76,14 +76,16 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     return Layca([
         dict(params=[model.hidden.weight], mode="layca"),
         dict(params=[model.out.weight], mode=cfg.output_layer, lr=cfg.output_lr or cfg.lr),
-        dict(params=others, mode=cfg.biases),
+        dict(params=others, mode=cfg.biases, lr=cfg.bias_lr or cfg.lr),
     ], lr=cfg.lr)
 
 
 def set_lr(opt: torch.optim.Optimizer, cfg, epoch: int) -> None:
     """Each group's learning rate at 0-based ``epoch``: its base rate (``cfg.lr``, or
-    ``cfg.output_lr`` for Layca's output group) times the step decay."""
+    ``cfg.output_lr`` / ``cfg.bias_lr`` for Layca's output / bias group when set) times
+    the step decay."""
     scale = cfg.lr_at(epoch) / cfg.lr
+    layca = cfg.optimizer == "layca"
     for i, group in enumerate(opt.param_groups):
-        base = cfg.output_lr if (i == 1 and cfg.optimizer == "layca" and cfg.output_lr) else cfg.lr
-        group["lr"] = base * scale
+        own = {1: cfg.output_lr, 2: cfg.bias_lr}.get(i, 0.0) if layca else 0.0
+        group["lr"] = (own or cfg.lr) * scale

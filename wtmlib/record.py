@@ -15,6 +15,10 @@ The recorder never keeps a per-sample tensor per epoch. What it keeps:
   samples, the sum and the sum of squares of the mean sign: what the class-level
   measures need when a run does not keep the per-sample array
   (``TrainConfig.keep_mean_sign``);
+* ``dz_sign_total [n_train, n_hidden]`` (with ``TrainConfig.keep_dz_sign``): the same sum
+  for sign(dL/dz), the derivative at ``hook_pre``: dL/da gated by the ReLU, zero in the
+  steps where the neuron is off for the sample. dL/da's sign is fixed by the class and
+  sign(W2) in any network; dL/dz's also says where the neuron acts;
 * ``final_pre [n_train, k]``: the final pre-activations in the ``k`` neurons with the
   largest |W2| (their indices in ``final_neurons``; Figure 3 row 3);
 * per epoch: loss, train and probe accuracy, and the share of the total training loss
@@ -64,6 +68,7 @@ class Recorder:
         self.groups = torch.stack([torch.ones_like(difficult), difficult, ~difficult], 1).float()
         self.group_sizes = self.groups.sum(0)
         self.sign_sum: torch.Tensor | None = None  # sum of sign(dL/da) [n_train, n_hidden]
+        self.dz_sum: torch.Tensor | None = None  # sum of sign(dL/dz), when recorded
         self.sign_count = torch.zeros(len(p_train), device=self.device)  # steps per sample
         self.means_train: list[torch.Tensor] = []  # each [n_hidden, n_pat]
         self.means_probe: list[torch.Tensor] = []
@@ -88,6 +93,14 @@ class Recorder:
             self.sign_sum = torch.zeros(n, self.n_hidden, device=self.device)
         self.sign_sum.index_add_(0, idx, torch.sign(dl_da.detach()))
         self.sign_count.index_add_(0, idx, torch.ones(len(idx), device=self.device))
+
+    def observe_dz_signs(self, dl_dz: torch.Tensor, idx: torch.Tensor | None = None) -> None:
+        """One training step's dL/dz ``[batch, n_hidden]`` (its sign is what is summed)."""
+        n = len(self.sign_count)
+        idx = torch.arange(n, device=self.device) if idx is None else idx
+        if self.dz_sum is None:
+            self.dz_sum = torch.zeros(n, self.n_hidden, device=self.device)
+        self.dz_sum.index_add_(0, idx, torch.sign(dl_dz.detach()))
 
     # -- the per-epoch state -----------------------------------------------------------
     def observe_train_means(self, means: torch.Tensor, logits: torch.Tensor) -> None:
@@ -128,7 +141,7 @@ class Recorder:
     def state(self) -> dict:
         """Everything recorded so far (tensors and lists of tensors only, so a checkpoint
         loads with ``torch.load(weights_only=True)``)."""
-        return {"sign_sum": self.sign_sum, "sign_count": self.sign_count,
+        return {"sign_sum": self.sign_sum, "sign_count": self.sign_count, "dz_sum": self.dz_sum,
                 "means_train": self.means_train, "means_probe": self.means_probe,
                 "history": self.history}
 
@@ -163,10 +176,14 @@ class Recorder:
             "final_neurons": top,
             "final_pre": x_train @ w1.detach()[top].T,
         }
+        # sums of at most sign_count signs: exact small integers
+        exact = torch.int16 if self.sign_count.max() <= torch.iinfo(torch.int16).max \
+            else torch.int32
         if keep_mean_sign:
-            small = self.sign_count.max() <= torch.iinfo(torch.int16).max
-            out["sign_total"] = totals.to(torch.int16 if small else torch.int32)
+            out["sign_total"] = totals.to(exact)
             out["sign_count"] = self.sign_count.to(torch.int32)
+        if self.dz_sum is not None:
+            out["dz_sign_total"] = self.dz_sum.to(exact)
         if self.means_probe and keep_probe_means:
             out["pattern_means_probe"] = torch.stack(self.means_probe)
         for key, values in self.history.items():

@@ -32,7 +32,10 @@ class ReferenceEngine(Engine):
         """Logits of model ``i`` on ``x`` and the pre-activations z seen at ``hook_pre``;
         with ``grad``, the backward later hands dL/da at ``hook_post`` to the recorder."""
         model, seen = self.models[i], {}
-        bwd = {"hook_post": lambda g: self.recs[i].observe_signs(g, idx)} if grad else {}
+        rec = self.recs[i]
+        bwd = {"hook_post": lambda g: rec.observe_signs(g, idx)} if grad else {}
+        if grad and self.cfg.keep_dz_sign:
+            bwd["hook_pre"] = lambda g: rec.observe_dz_signs(g, idx)
         model.train(grad)  # batch norm: batch statistics with a gradient, running ones without
         with torch.set_grad_enabled(grad), model.hooks(
                 fwd={"hook_pre": lambda z: seen.__setitem__("z", z.detach())}, bwd=bwd):

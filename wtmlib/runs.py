@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
-
 from . import cache
-from .config import Execution, ModelConfig, TrainConfig, default_execution
+from .config import Execution, ModelConfig, TrainConfig, default_execution, keyed
 from .data import SyntheticConfig, make_synthetic
 from .machine import PROBE_ENV, RateProbe, provenance
 from .mnist import AggregatedMNISTConfig, load_aggregated_mnist
@@ -34,10 +32,11 @@ def load_data(data_cfg):
 
 
 def run_config(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig) -> dict:
-    """The JSON configuration that keys a run."""
-    d = {k: v for k, v in asdict(data_cfg).items() if k not in DATA_LOCATION_FIELDS}
-    config = {"data": {"kind": type(data_cfg).__name__, **d}, "model": asdict(model_cfg),
-              "train": asdict(train_cfg)}
+    """The JSON configuration that keys a run (fields added later count only when set:
+    ``wtmlib.config.added_field``)."""
+    d = {k: v for k, v in keyed(data_cfg).items() if k not in DATA_LOCATION_FIELDS}
+    config = {"data": {"kind": type(data_cfg).__name__, **d}, "model": keyed(model_cfg),
+              "train": keyed(train_cfg)}
     return json.loads(json.dumps(config))  # as stored: tuples become lists
 
 

@@ -46,6 +46,9 @@ def check_stack(datas: list, model_cfg: ModelConfig, cfgs: list) -> None:
     if any({**asdict(c), "seed": 0} != {**asdict(cfgs[0]), "seed": 0} for c in cfgs):
         raise ConfigError(f"train_models: the configurations may differ only in seed; got "
                           f"{cfgs[0]} and others")
+    if cfgs[0].keep_dz_sign:
+        raise ConfigError("keep_dz_sign=True: stacked training records no dL/dz signs; "
+                          "train these models one by one")
     if cfgs[0].optimizer != "sgd":
         raise ConfigError(f"optimizer={cfgs[0].optimizer!r}: stacked training supports 'sgd' "
                           "(Section 3); train Layca runs one by one")

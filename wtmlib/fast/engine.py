@@ -18,12 +18,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..checks import ConfigError
 from ..engine import Engine
 from ..model import build_model
 from ..optim import build_optimizer
 from .batchnorm import bn_eval_logits, bn_mlp_logits
 from .passes import Buffers, mlp_logits
-from .record import FastRecorder
+from .record import FastRecorder, gated_sign
 from .sgd import sgd_step_
 
 
@@ -37,6 +38,9 @@ class FastSingle(Engine):
         self.model = build_model(self.x[0].shape[1], model_cfg, self.cfg.seed).to(device)
         self.opt = build_optimizer(self.model, self.cfg)
         self.norm = self.model.norm if model_cfg.batchnorm else None
+        if self.norm is not None and self.cfg.keep_dz_sign:
+            raise ConfigError("keep_dz_sign=True with batchnorm=True: the fast engine has no "
+                              "dL/dz behind batch norm; use Execution(engine='reference')")
         self.buffers = Buffers()
         self.kept = None  # full batch: the logits of the last pass, for the next step
         # plain SGD on mini-batches without batch norm: the whole step written out
@@ -64,7 +68,15 @@ class FastSingle(Engine):
         return logits
 
     def _on_grad(self, idx=None):
-        return lambda g: self.recs[0].observe_output_grad(g, self.model.w2, idx)
+        rec, m = self.recs[0], self.model
+        if not self.cfg.keep_dz_sign:
+            return lambda g: rec.observe_output_grad(g, m.w2, idx)
+
+        def both(g):  # before any weight moves: W1 is the one of this step's forward
+            rec.observe_output_grad(g, m.w2, idx)
+            x = self.x[0] if idx is None else self.x[0][idx]
+            rec.observe_dz_signs(gated_sign(g, m.w2, x, m.hidden.weight, self.relu), idx)
+        return both
 
     def observe(self, epoch: int, grad: bool) -> None:
         rec, w1 = self.recs[0], self.model.hidden.weight

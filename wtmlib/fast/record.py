@@ -28,6 +28,14 @@ from ..record import Recorder
 WINDOW = 127  # at most this many steps' derivative signs summed into one int8 vector
 
 
+def gated_sign(grad_logits, w2, x, w1, relu: bool) -> torch.Tensor:
+    """sign(dL/dz) ``[batch, n_hidden]`` of one step from dL/dlogit ``[batch]``, W2, the
+    step's inputs ``x [batch, n_dim]`` and W1: sign(dL/dlogit) sign(W2) where z = W1^T x
+    > 0 (the ReLU's derivative; everywhere for a linear network)."""
+    signs = torch.outer(torch.sign(grad_logits.detach()), torch.sign(w2.detach().reshape(-1)))
+    return signs * (torch.mm(x, w1.detach().T) > 0) if relu else signs
+
+
 class FastRecorder(Recorder):
     """``Recorder`` with ``observe_train_w`` / ``observe_probe_w`` (pattern means from
     W1 and the patterns' mean inputs) and ``observe_output_grad`` (signs as vector pairs)."""

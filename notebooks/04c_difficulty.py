@@ -27,16 +27,15 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 
 # %% tags=["remove-input"]
 import numpy as np
-import pandas as pd
 
-from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
+from wtmlib import analyses, chapter, evidence, plots, readings, report, sweeps
 from wtmlib.data import difficulty, pattern_class
 from wtmlib.runs import load_data_of
 
 P = report.parameters("difficulty", globals())
 P4 = report.chapter_parameters("wtm")  # the Section 4.1 model, data and training
-data_cfg, model_cfg, train_cfg = chapter.section4(P4)
 chapter.use_execution(P)
+data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)
 seeds, sigma_train = list(range(P4["n_seeds"])), data_cfg.sigma_train
 classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
@@ -62,23 +61,10 @@ report.figure(plots.difficulty_hist({sigma_train: d0}),
 # neuron's active class, reaches `onset_factor` times its initial value (*onset*).
 
 # %% tags=["hide-input"]
-rows = {}
-for seed, res, d in zip(seeds, results, data):
-    h = res.history
-    act = measures.active_class_of(res)
-    spread = measures.within_class_spread(res["pattern_means_train"], classes, act)
-    cross = measures.loss_share_crossing(h["share_difficult"], h["share_regular"])
-    onset = measures.spread_onset(spread, onset_factor)
-    share = h["share_difficult"]
-    half_rise = int(np.flatnonzero(share >= share[0] + 0.5 * (share.max() - share[0]))[0])
-    rows[seed] = dict(crossing=cross, onset=onset, half_rise=half_rise,
-                      max_share_difficult=float(h["share_difficult"].max()),
-                      final_share_difficult=float(h["share_difficult"][-1]),
-                      test_acc=res.metrics["test_acc"])
-timing = pd.DataFrame(rows).T.rename_axis("seed")
+found, timing = evidence.difficulty(results, onset_factor)
 display(timing)
-crossings = np.array([np.inf if r["crossing"] is None else r["crossing"] for r in rows.values()])
-onsets = np.array([np.inf if r["onset"] is None else r["onset"] for r in rows.values()])
+crossings = np.asarray(found["F5-crossing"].values)
+onsets = timing.onset.astype(float).values
 report.figure(plots.loss_shares([r.history for r in results],
                                 None if np.isinf(crossings[0]) else int(crossings[0])),
               f"Figure 5 (right) re-made: share of the total training loss carried by the "
@@ -93,14 +79,7 @@ report.glue("crossing_list", ", ".join("never" if np.isinf(c) else f"{c:.0f}" fo
 report.glue("onset_list", ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 report.glue("max_share", float(timing.max_share_difficult.mean()), ".2f")
 report.glue("half_rise_list", ", ".join(f"{v:.0f}" for v in timing.half_rise))
-report.glue("verdict_crossing", claims.verdict(
-    "F5-crossing", float(np.mean(crossings)) if n_cross == len(seeds) else float("inf")))
-with np.errstate(invalid="ignore"):  # never crossed and no onset: inf - inf is nan
-    gap = np.abs(crossings - onsets)
-claims.record_seeds("F5-crossing", crossings, note="crossing per seed: " + ", ".join(
-    "never" if np.isinf(c) else f"{c:.0f}" for c in crossings))
-claims.record_seeds("F5-same-time", gap, note=f"onset factor {onset_factor}; onset per seed: "
-                    + ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
+report.glue("verdict_crossing", evidence.record(found)["F5-crossing"])
 
 # %% [markdown]
 # The difficult share reaches the regular share in {glue:text}`n_cross` of

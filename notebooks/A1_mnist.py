@@ -55,10 +55,11 @@ batch_size: int = 20000
 biases: str = "frozen"  # bias b2 and batch-norm scale and shift stay at their initial values
 output_layer: str = "sgd"
 output_lr: float = 1.0
-n_seeds: int = 1  # seeds 0..n_seeds-1 (initial weights and batch order)
+n_seeds: int = 3  # seeds 0..n_seeds-1 (initial weights and batch order)
 early_epoch: int = 10
 n_neurons_shown: int = 4
-threads: int = 0
+threads: int = 1
+workers: int = 2  # local worker processes for the missing runs (0 or 1: this process)
 
 # %% tags=["remove-input"]
 

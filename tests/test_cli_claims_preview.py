@@ -42,3 +42,16 @@ def test_wtm_claims_says_preview(tmp_path, monkeypatch, capsys):
     assert "PREVIEW" not in out.getvalue() and "preview:" not in out.getvalue()
     assert main(["claims", "--profile", "quick"]) == 1  # 17 claims still without a value
     assert "PREVIEW" in capsys.readouterr().out
+
+
+def test_claims_of_another_reading(tmp_path, monkeypatch, capsys):
+    """`wtm claims --reading NAME` prints the values the readings chapter stored for that
+    reading; a reading without stored claims is refused with the stored ones named."""
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
+    claims.record("S-acc", 84.2, profile="paper@layca-on-w1-and-w2")
+    assert main(["claims", "--reading", "Layca on W1 and W2"]) == 0
+    out = capsys.readouterr().out
+    assert "paper@layca-on-w1-and-w2" in out and "84.2 %" in out and "not reproduced" in out
+    assert main(["claims", "--reading", "W2 lr 9, b2 frozen"]) == 1
+    err = capsys.readouterr().err
+    assert "--reading 'W2 lr 9, b2 frozen'" in err and "layca-on-w1-and-w2" in err

@@ -108,7 +108,12 @@ OUT_OF_RANGE = [
     ("ablation", "widths", [0, 10], "a non-empty list of integers >= 1"),
     ("ablation", "grid_sigmas", [], "a non-empty list"),
     ("ablation", "grid_seeds", 0, "a number >= 1"),
-    ("wtm", "snapshots", [0, 401], "integers from 0 to epochs = 400"),
+    ("wtm", "output_lrs", [1.0, 0.0], "a non-empty list of numbers > 0"),
+    ("wtm", "reading", "W2 lr 7, b2 frozen", "'chosen' or a reading of the sweep over "
+     "output_lrs = [0.037037037037037035, 1.0, 3.0, 10.0, 30.0]"),
+    ("wtm", "reading_seeds", 0, "a number >= 1"),
+    ("ablation", "ablation_sigmas", [], "a non-empty list of numbers >= 0"),
+    ("related", "snapshots", [-1], "a non-empty list of integers >= 0"),
     ("wtm", "early_epoch", 500, "from 0 to epochs = 400"),
     ("wtm", "n_neurons_shown", 2000, "from 1 to n_hidden = 1000"),
     ("wtm", "activation", "tanh", "one of ['relu', 'linear']"),

@@ -48,6 +48,15 @@ def mean_sd(table: pd.DataFrame) -> pd.DataFrame:
                          "seeds": len(t)})
 
 
+def with_sd(mean: pd.DataFrame, sd: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """A table of ``"mean ± sd"`` strings (``sd`` NaN or one seed: the mean alone)."""
+    def cell(m, s):
+        return f"{m:.{digits}f}" if not np.isfinite(s) else f"{m:.{digits}f} ± {s:.{digits}f}"
+    return pd.DataFrame([[cell(m, s) for m, s in zip(mr, sr)]
+                         for mr, sr in zip(mean.values, sd.reindex_like(mean).values)],
+                        index=mean.index, columns=mean.columns)
+
+
 # columns of the readings table: what each reading of the paper's settings does
 READING_MEASURES = ("rank_corr_active_median", "rank_corr_other_median",
                     "spread_growth_active_median", "spread_growth_other_median",
@@ -59,7 +68,8 @@ def reading_row(result, early_epoch: int) -> dict:
     accuracy, final loss, |W2|, the Figure 5 crossing epoch (``None``: never) and the
     winner-take-most measures over all neurons."""
     s, h = wtm_summary(result.arrays, early_epoch), result.history
-    return {"test_acc": result.metrics["test_acc"], "final loss": float(h["loss"][-1]),
+    return {"test_acc": result.metrics["test_acc"], "train_acc": result.metrics["train_acc"],
+            "final loss": float(h["loss"][-1]),
             "|W2|": float(np.linalg.norm(result["out.weight"])),
             "crossing": loss_share_crossing(h["share_difficult"], h["share_regular"]),
             **{k: s[k] for k in READING_MEASURES}}
@@ -68,6 +78,24 @@ def reading_row(result, early_epoch: int) -> dict:
 def readings_table(results: dict, early_epoch: int) -> pd.DataFrame:
     """``reading_row`` of each named run (rows in the order given)."""
     return pd.DataFrame({name: reading_row(r, early_epoch) for name, r in results.items()}).T
+
+
+def sweep_summary(rows: dict) -> pd.DataFrame:
+    """Mean and standard deviation over seeds of ``reading_row``s, ``{reading: [row, ...]}``
+    -> one row per reading: ``<col>`` (mean) and ``<col> sd`` for every number, and the
+    loss shares' ``crossing`` as the mean epoch over the seeds that cross (NaN: none) with
+    ``crossed`` saying in how many seeds of how many."""
+    out = {}
+    for name, rs in rows.items():
+        t = pd.DataFrame(rs)
+        cross = pd.to_numeric(t.pop("crossing"), errors="coerce")
+        row = {}
+        for col in t.columns:
+            v = t[col].astype(float)
+            row[col], row[f"{col} sd"] = v.mean(), v.std(ddof=1) if len(v) > 1 else np.nan
+        row["crossing"], row["crossed"] = cross.mean(), f"{int(cross.notna().sum())}/{len(t)}"
+        out[name] = row
+    return pd.DataFrame(out).T
 
 
 def spread_table(results: dict, classes) -> pd.DataFrame:

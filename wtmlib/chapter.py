@@ -40,6 +40,25 @@ def section4(params: dict, data_class=SyntheticConfig):
     return data_cfg, model_cfg, replace(train_cfg, keep_probe_means=False)
 
 
+def ablations(data_cfg, model_cfg, train_cfg, sigmas) -> dict:
+    """Section 4.2.1's setups as ``{name: (data, model, train)}``: the full model, the
+    model without ReLU, one hidden neuron with b2 trained at the output layer's rate and
+    with b2 frozen, and the training noise at each of ``sigmas`` (the test set keeps its
+    sigma)."""
+    out_rate = train_cfg.output_lr if train_cfg.output_layer == "sgd" else 0.0
+    one = replace(model_cfg, n_hidden=1)
+    return {
+        "full model": (data_cfg, model_cfg, train_cfg),
+        "no ReLU (linear)": (data_cfg, replace(model_cfg, activation="linear"), train_cfg),
+        "one hidden neuron, b2 trained": (data_cfg, one, replace(
+            train_cfg, biases="sgd", bias_lr=0.0 if out_rate == train_cfg.lr else out_rate)),
+        "one hidden neuron, b2 frozen": (data_cfg, one, replace(train_cfg, biases="frozen",
+                                                                 bias_lr=0.0)),
+        **{f"less noise (sigma_train={s:g})": (replace(data_cfg, sigma_train=s), model_cfg,
+                                                train_cfg) for s in sigmas},
+    }
+
+
 def use_execution(params: dict) -> Execution:
     """The chapter's execution settings (``threads``, ``workers``, ``batch_models`` when
     it has them; no progress bars inside a notebook) as the process's default."""

@@ -6,6 +6,7 @@
     wtm book -p noise.n_seeds 5              # an override for one notebook of the book
     wtm params noise                         # a notebook's parameters, defaults, allowed values
     wtm claims                               # the scorecard (exit 1 if a value is missing)
+    wtm claims --reading "W2 lr 1, b2 frozen"  # the claims under another optimizer reading
     wtm bench                                # training speed against the matmul rate
     wtm cache                                # what results are stored, by experiment
     wtm cache --prune                        # delete what no configuration can use
@@ -55,6 +56,20 @@ def _cache_command(root, prune: bool, dry_run: bool) -> None:
               f"{sum(r['bytes'] for r in gone) / 2**20:.1f} MiB")
 
 
+def _reading_profile(profile: str, reading: str) -> str:
+    """``"<profile>@<reading folder>"`` for ``wtm claims --reading``, refused (naming the
+    stored readings) when the readings chapter stored no claims for it."""
+    from .claims import claims_dir  # noqa: PLC0415
+    from .reading_rule import reading_slug  # noqa: PLC0415
+
+    folder = claims_dir(profile) / "readings"
+    stored = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if reading_slug(reading) not in stored:
+        raise ConfigError(f"--reading {reading!r}: no claims stored under profile {profile!r} "
+                          f"for it; stored readings: {stored or 'none (run the readings chapter)'}")
+    return f"{profile}@{reading_slug(reading)}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="wtm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +94,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
     p.add_argument("--profile", default="paper",
                    help="whose values: paper (default), quick, or interactive (notebooks run by hand)")
+    p.add_argument("--reading", default=None,
+                   help="the values under this reading of the paper's optimizer settings "
+                        "(its name, e.g. 'W2 lr 1, b2 frozen', or its folder name)")
     p = sub.add_parser("cache", help="list the stored results by experiment; --prune deletes "
                                      "those of other numerics versions")
     p.add_argument("--prune", action="store_true", help="delete what no configuration can use")
@@ -99,6 +117,9 @@ def main(argv=None) -> int:
             pipeline.check_profile(args.profile, interactive=True)
             from . import scorecard  # noqa: PLC0415
 
+            if args.reading is not None:
+                scorecard.print_table(_reading_profile(args.profile, args.reading))
+                return 0  # claims run under the chosen reading only are missing by design
             missing = scorecard.print_table(args.profile)
             if missing:
                 print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)

@@ -258,13 +258,19 @@ def curves(series: dict, xlabel: str, ylabel: str, logx: bool = False) -> plt.Fi
     return fig
 
 
-def panels_vs(x, panels: dict, xlabel: str, logx: bool = False) -> plt.Figure:
-    """Side-by-side panels of curves against ``x``: ``{ylabel: {label: values}}``."""
+def panels_vs(x, panels: dict, xlabel: str, logx: bool = False,
+              bands: dict | None = None) -> plt.Figure:
+    """Side-by-side panels of curves against ``x``: ``{ylabel: {label: values}}``, with
+    ``bands`` (same keys: half-widths, e.g. standard deviations over seeds) shaded."""
     fig, axes = plt.subplots(1, len(panels), figsize=(WIDTH, 3.4), squeeze=False)
     for ax, (ylabel, series) in zip(axes[0], panels.items()):
         palette = sns.color_palette("viridis", len(series))
         for color, (label, values) in zip(palette, series.items()):
             ax.plot(x, values, "o-", color=color, label=label)
+            if bands is not None:
+                half = np.asarray(bands[ylabel][label], dtype=float)
+                ax.fill_between(x, np.asarray(values) - half, np.asarray(values) + half,
+                                color=color, alpha=0.2, linewidth=0)
         ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()

@@ -34,8 +34,9 @@ PREVIEW_COLOUR = "#e9ecef"  # one neutral colour for every verdict of a preview
 
 
 def is_preview(profile: str | None) -> bool:
-    """Values measured at reduced size: any profile but ``paper`` and ``interactive``."""
-    return (profile or current_profile()) not in ("paper", "interactive")
+    """Values measured at reduced size: any profile but ``paper`` and ``interactive``
+    (with or without an ``@reading``)."""
+    return (profile or current_profile()).partition("@")[0] not in ("paper", "interactive")
 
 
 def _verdict_html(verdict: str, preview: bool) -> str:
@@ -91,6 +92,25 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
     return (banner + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
             'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
+
+
+def readings_html(columns: dict, same: dict) -> str:
+    """Every claim (rows) under several readings (columns ``{title: profile}``): value and
+    verdict, or ``same[claim_id]`` (why the reading does not enter it) where given."""
+    tables = {title: {r["id"]: r for r in table(prof)} for title, prof in columns.items()}
+    preview = is_preview(next(iter(columns.values())))
+    body = []
+    for c in CLAIMS:
+        if c.id in same:
+            cells = [f'<td colspan="{len(columns)}"><small>{html.escape(same[c.id])}</small></td>']
+        else:
+            cells = [f"<td>{format_value(t[c.id])}<br>{_verdict_html(t[c.id]['verdict'], preview)}"
+                     "</td>" if t[c.id]["verdict"] != MISSING else "<td><small>not run</small></td>"
+                     for t in tables.values()]
+        body.append(f'<tr><td><a href="{c.chapter}.html">{c.id}</a></td>{"".join(cells)}</tr>')
+    return ('<div class="wtm-scroll"><table class="table wtm-readings" style="font-size:85%">'
+            "<thead><tr><th>claim</th>" + "".join(f"<th>{html.escape(t)}</th>" for t in columns)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
 
 
 def _why_html(row: dict) -> str:

@@ -1,0 +1,204 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The paper's ambiguous settings: readings x claims
+#
+# Section 2.2 trains the Section 4 model with "the Layca optimizer" at "a learning rate
+# of $3^{-3}$" and says nothing more. Three things are open:
+#
+# * **Which layers Layca rotates.** Layca keeps every layer's norm at its initial value.
+#   The Layca authors' code rotates both layers (the *literal* reading). With PyTorch's
+#   default initialization and unit-norm inputs, a network whose output norm is fixed
+#   cannot make its logits large.
+# * **The output layer's learning rate**, if W2 is trained by plain SGD instead:
+#   swept over `output_lrs`.
+# * **Whether the output bias b2 trains**: frozen (as in the Layca authors' code) or
+#   trained at the output layer's rate.
+#
+# and "$3^{-3}$" itself (1/27 in the Layca authors' $3^{-k}$ convention; $3 \cdot 10^{-3}$
+# is the other reading). Each reading below is trained over several seeds at the
+# chapter's size. One of them is chosen for the book's Section 4 and 5 figures and
+# verdicts by a rule registered before the sweep's first result was read
+# (`wtmlib.reading_rule.RULE`, {glue:text}`rule_date`):
+#
+# > {glue:text}`rule_text`
+#
+# The rule reads the paper's 96.1 %, so the test accuracy of the chosen reading is
+# calibrated by it, not independent evidence. The other columns below are the
+# sensitivity analysis: which verdicts change with the reading, and which do not.
+
+# %% tags=["parameters"]
+columns_shown: int = 2  # grid neighbours of the chosen reading shown beside it (each side)
+threads: int = 1  # CPU threads for torch in each process (0: torch's default)
+workers: int = 2  # local worker processes for the missing runs (0 or 1: this process)
+
+# %% tags=["remove-input"]
+import numpy as np
+import pandas as pd
+from IPython.display import HTML, display
+
+from wtmlib import (analyses, chapter, claims, evidence, measures, plots, readings, registry,
+                    report, scorecard, sweeps)
+from wtmlib.data import pattern_class
+from wtmlib.model import build_model, model_from_arrays
+from wtmlib.runs import load_data_of
+
+P = report.parameters("readings", globals())
+P4, P4c, P5 = (report.chapter_parameters(n) for n in ("wtm", "difficulty", "related"))
+chapter.use_execution(P)
+data_cfg, model_cfg, train_cfg, chosen, configs = readings.main(P4)
+seeds = list(range(P4["reading_seeds"]))
+classes = pattern_class(data_cfg.n_pat).numpy()
+plots.style()
+report.show_parameters(P)
+report.glue("rule_date", registry.READING_RULE.date)
+report.glue("rule_text", readings.RULE)
+report.glue("chosen", chosen)
+profile = claims.current_profile()
+
+# %% [markdown]
+# ## The sweep
+#
+# Per reading, over seeds {glue:text}`seed_list`: test and training accuracy, the
+# Figure 5 crossing (the first epoch at which the difficult samples carry as much of
+# the training loss as the regular ones, averaged over the seeds where it happens),
+# and the winner-take-most measure (median over neurons of the active-class rank
+# correlation from epoch {glue:text}`early_epoch`). Mean ± standard deviation.
+
+# %% tags=["hide-input"]
+rows, scales = {}, {}
+for name, cfg in configs.items():
+    rs = sweeps.seed_runs(data_cfg, model_cfg, cfg, seeds, "section4")
+    rows[name] = [analyses.reading_row(r, P4["early_epoch"]) for r in rs]
+    found = evidence.section4(rs, P4["early_epoch"])
+    found |= evidence.difficulty(rs, P4c["onset_factor"])[0]
+    found |= evidence.learning_order(rs, P5["rise_window"])[0]
+    evidence.record(found, f"{profile}@{readings.slug(name)}")
+    if name in (chosen, readings.LITERAL):  # the output-scale condition, below
+        datas = [load_data_of(r) for r in rs]
+        scales[name] = dict(
+            runs=[dict(share=r.history["share_difficult"], spread=measures.within_class_spread(
+                r["pattern_means_train"], classes, measures.active_class_of(r))) for r in rs],
+            logit=[float(model_from_arrays(r.arrays, model_cfg)(d.x_train).detach().abs().mean())
+                   for r, d in zip(rs, datas)],
+            logit0=float(build_model(data_cfg.n_dim, model_cfg, 0)(datas[0].x_train).detach()
+                         .abs().mean()),
+            rc=[row["rank_corr_active_median"] for row in rows[name]])
+    del rs
+sweep = analyses.sweep_summary(rows)
+shown = ["test_acc", "train_acc", "rank_corr_active_median", "crossing"]
+table = analyses.with_sd(sweep[shown].astype(float), sweep[[f"{c} sd" for c in shown[:3]]]
+                         .set_axis(shown[:3], axis=1), 3)
+table["crossing"] = [f"{c:.0f} ({k})" if np.isfinite(c) else f"never (0/{k.split('/')[1]})"
+                     for c, k in zip(sweep.crossing.astype(float), sweep.crossed)]
+table.index = [f"{n}  (chosen)" if n == chosen else n for n in table.index]
+display(table.rename(columns={"test_acc": "test accuracy", "train_acc": "training accuracy",
+                              "rank_corr_active_median": "winner-take-most (rank corr.)",
+                              "crossing": "crossing epoch (seeds)"}))
+report.glue("seed_list", ", ".join(map(str, seeds)))
+report.glue("early_epoch", P4["early_epoch"])
+mean = sweep[["test_acc", "train_acc"]].astype(float)
+fits = [n for n in mean.index if n in configs and mean.train_acc[n] >= readings.FIT
+        and n not in (readings.LITERAL, readings.OTHER_LR)]
+report.glue("choice_sentence", (
+    f"{len(fits)} of the grid's {len(configs) - 2} readings fit their training set (mean "
+    f"training accuracy at least {readings.FIT:.0%}); of these, {chosen} comes closest to "
+    f"the paper's {readings.PAPER_ACC_S:.1%} with {100 * mean.test_acc[chosen]:.2f} %"
+    if fits else f"no reading of the grid fits its training set; {chosen} has the highest "
+    "training accuracy"))
+
+# %% [markdown]
+# {glue:text}`choice_sentence`.
+#
+# ## Readings x claims
+#
+# Each claim measured on each reading's runs the way its chapter measures it, judged by
+# the same rule. Columns: the literal reading, the output rate 1 with b2 frozen (this
+# book's main reading before the sweep), the chosen reading, its neighbours in the
+# grid, and Layca at 3e-3. A claim that does not read the Section 4 runs (Section 3,
+# MNIST) is the same under every reading; the ablations, the causal test and the gated
+# sign are run under the chosen reading only (their chapters), so the chosen column
+# shows the chapters' values. `wtm claims --reading NAME` prints any reading's column.
+
+# %% tags=["hide-input"]
+grid = [n for n in configs if n not in (readings.LITERAL, readings.OTHER_LR)]
+i = grid.index(chosen)
+neighbours = [n for n in grid[max(0, i - columns_shown):i + columns_shown + 1] if n != chosen]
+order = dict.fromkeys([readings.LITERAL, readings.grid_name(1.0, "frozen"), chosen,
+                       *neighbours, readings.OTHER_LR])
+columns = {(f"{n} (chosen)" if n == chosen else n): (profile if n == chosen else
+                                                     f"{profile}@{readings.slug(n)}")
+           for n in order if n in configs}
+same = {c.id: "the same under every reading (Section 3 or MNIST runs: no Section 4 run "
+        "enters it)" for c in registry.CLAIMS if c.chapter in ("03_noise", "A1_mnist")
+        or c.id.startswith("S5-clustering")}
+display(HTML(scorecard.readings_html(columns, same)))
+verdicts = {title: {r["id"]: r["verdict"] for r in claims.table(prof)}
+            for title, prof in columns.items()}
+moved = [c.id for c in registry.CLAIMS if c.id not in same and len(
+    {v[c.id] for v in verdicts.values() if v[c.id] != claims.MISSING}) > 1]
+report.glue("moved", ", ".join(moved) if moved else "none")
+report.glue("n_moved", len(moved))
+
+# %% [markdown]
+# Claims whose verdict differs between the columns shown ({glue:text}`n_moved`):
+# {glue:text}`moved`. These are the conclusions that depend on how the paper's optimizer
+# settings are read; the others do not.
+#
+# ## A condition of ours: the output scale must grow
+#
+# With the output layer's norm held fixed (Layca on W2, the literal reading) the
+# logits stay near their initial size, the regular samples cannot reach a small loss,
+# and the difficult samples never carry much of it. With W2 free (SGD at the chosen
+# reading's rate; W1 by Layca in both), the logits grow. For each: the mean |logit| on
+# the training set at the end against its value at initialization, the difficult
+# samples' share of the training loss over training, and the winner-take-most measure.
+
+# %% tags=["hide-input"]
+fixed, free = scales[readings.LITERAL], scales[chosen]
+report.figure(plots.panels_vs(np.arange(len(free["runs"][0]["share"])), {
+    "difficult share of the loss": {
+        f"{tag}, seed {s}": run["share"] for tag, sc in (("W2 norm fixed", fixed),
+                                                          ("W2 free", free))
+        for s, run in zip(seeds, sc["runs"])},
+    "median active-class spread of pattern means": {
+        f"{tag}, seed {s}": np.nanmedian(run["spread"], 1) for tag, sc in (
+            ("W2 norm fixed", fixed), ("W2 free", free)) for s, run in zip(seeds, sc["runs"])}},
+    "epoch", logx=True),
+    f"The literal reading (W2's norm fixed) against the chosen reading ({chosen}), seeds "
+    f"{seeds}: the difficult samples' share of the training loss (left) and the median over "
+    "neurons of the within-class spread of pattern means in the active class (right).")
+scale = pd.DataFrame({
+    "mean |logit| at the end": [np.mean(fixed["logit"]), np.mean(free["logit"])],
+    "mean |logit| at initialization (seed 0)": [fixed["logit0"], free["logit0"]],
+    "largest difficult share": [np.mean([r["share"].max() for r in fixed["runs"]]),
+                                np.mean([r["share"].max() for r in free["runs"]])],
+    "winner-take-most (rank corr.)": [np.mean(fixed["rc"]), np.mean(free["rc"])]},
+    index=["W2 norm fixed (literal)", f"W2 free ({chosen})"])
+display(scale.round(3))
+verdict = evidence.record({"B-output-scale": evidence.remaining(
+    fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)")})["B-output-scale"]
+report.glue("scale_fixed", np.mean(fixed["logit"]), ".2f")
+report.glue("scale_free", np.mean(free["logit"]), ".2f")
+report.glue("rc_fixed", np.mean(fixed["rc"]), ".2f")
+report.glue("rc_free", np.mean(free["rc"]), ".2f")
+report.glue("verdict_scale", verdict)
+
+# %% [markdown]
+# With W2's norm fixed the mean |logit| ends at {glue:text}`scale_fixed` and the
+# winner-take-most measure at {glue:text}`rc_fixed`; with W2 free, at
+# {glue:text}`scale_free` and {glue:text}`rc_free`. Verdict on the condition (the share
+# of the mechanism left with the norm fixed, rule in the registry):
+# {glue:text}`verdict_scale`. This compares two readings that differ in the output
+# layer's optimizer as a whole (Layca's rotation at rate 1/27 against SGD at the
+# chosen rate), not in its norm alone.

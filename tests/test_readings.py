@@ -1,0 +1,119 @@
+"""The readings sweep (issue 20): its configurations, the registered rule that chooses one,
+the chapters' entry point, and the evidence functions every reading is measured with."""
+
+import math
+import numpy as np
+import pandas as pd
+import pytest
+
+from wtmlib import analyses, claims, evidence, reading_rule, readings, scorecard
+from wtmlib.checks import ConfigError
+from wtmlib.config import Execution, ModelConfig, TrainConfig
+from wtmlib.data import SyntheticConfig, make_synthetic
+from wtmlib.model import build_model
+from wtmlib.train import train
+
+SMALL = dict(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=120, n_hidden=12, epochs=6,
+             lr_decay_epoch=4, output_lrs=[1 / 27, 1.0], reading_seeds=1, reading="chosen")
+
+
+def test_sweep_configs_name_every_reading_of_the_registry():
+    cfgs = readings.sweep_configs(TrainConfig(), [1 / 27, 3.0])
+    assert list(cfgs) == reading_rule.reading_names([1 / 27, 3.0])
+    assert list(cfgs)[:3] == ["Layca on W1 and W2", "W2 lr 1/27, b2 frozen",
+                              "W2 lr 1/27, b2 trained"]
+    lit = cfgs[readings.LITERAL]
+    assert (lit.output_layer, lit.biases) == ("layca", "frozen")
+    three = cfgs["W2 lr 3, b2 trained"]
+    assert (three.output_layer, three.output_lr, three.biases, three.bias_lr) == (
+        "sgd", 3.0, "sgd", 3.0)
+    # b2 at the Layca rate: bias_lr 0 ("same as lr"), so the run is keyed once
+    assert cfgs["W2 lr 1/27, b2 trained"].bias_lr == 0.0
+    assert cfgs[readings.OTHER_LR].lr == 3e-3
+    with pytest.raises(ConfigError, match="output_lrs"):
+        readings.sweep_configs(TrainConfig(), [])
+    with pytest.raises(ConfigError, match="output_lrs"):
+        readings.sweep_configs(TrainConfig(), [0.0])
+    assert readings.slug("W2 lr 1/27, b2 frozen") == "w2-lr-1-27-b2-frozen"
+
+
+def _metrics(**by_name):
+    return {n: {"test_acc": [t], "train_acc": [f]} for n, (t, f) in by_name.items()}
+
+
+def test_the_rule_picks_the_closest_fitting_reading():
+    cfgs = readings.sweep_configs(TrainConfig(), [1.0, 3.0])
+    m = _metrics(**{"W2 lr 1, b2 frozen": (0.945, 0.993), "W2 lr 1, b2 trained": (0.95, 0.98),
+                    "W2 lr 3, b2 frozen": (0.958, 0.999), "W2 lr 3, b2 trained": (0.97, 1.0),
+                    readings.LITERAL: (0.961, 0.999), readings.OTHER_LR: (0.961, 0.999)})
+    # 0.958 is 0.003 from 0.961, 0.97 is 0.009; 0.95 does not fit; the literal and 3e-3
+    # readings are not candidates even where they match the paper exactly
+    assert readings.choose(m, cfgs) == "W2 lr 3, b2 frozen"
+    m["W2 lr 3, b2 trained"] = {"test_acc": [0.958], "train_acc": [1.0]}
+    assert readings.choose(m, cfgs) == "W2 lr 3, b2 frozen"  # tie: frozen b2 first
+    m["W2 lr 1, b2 frozen"] = {"test_acc": [0.964], "train_acc": [0.995]}
+    assert readings.choose(m, cfgs) == "W2 lr 1, b2 frozen"  # tie at 0.003: smaller rate
+    low = {n: {"test_acc": [0.9], "train_acc": [a]} for n, a in zip(cfgs, np.linspace(.8, .9, 6))}
+    assert readings.choose(low, cfgs) == "W2 lr 3, b2 trained"  # none fits: best training
+
+
+def test_main_trains_the_sweep_and_returns_the_chosen_reading(results):
+    ex = Execution(progress=False)
+    data_cfg, model_cfg, train_cfg, name, cfgs = readings.main(SMALL, ex)
+    assert name in cfgs and cfgs[name] == train_cfg and model_cfg.n_hidden == 12
+    m = readings.metrics(data_cfg, model_cfg, cfgs, [0])
+    assert name == readings.choose(m, cfgs)
+    assert readings.main({**SMALL, "reading": readings.LITERAL}, ex)[3] == readings.LITERAL
+    with pytest.raises(ConfigError, match="reading='W2 lr 7"):
+        readings.main({**SMALL, "reading": "W2 lr 7, b2 frozen"}, ex)
+
+
+def test_gated_sign_null_is_the_first_step_the_recorder_sees():
+    """One full-batch step recording sign(dL/dz): its mean is ``gated_sign_at`` of the
+    initial weights, the null of F3-sign-class-gated."""
+    data = make_synthetic(SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=120, n_test=60))
+    model_cfg = ModelConfig(n_hidden=10)
+    out = train(data, model_cfg, TrainConfig(epochs=1, keep_dz_sign=True), Execution(progress=False))
+    init = build_model(40, model_cfg, 0)
+    first = evidence.gated_sign_at(data.x_train, data.y_train.numpy(), init.hidden.weight.detach(),
+                                   init.w2.detach())
+    np.testing.assert_array_equal(out.arrays["dz_sign_total"], first)
+    assert set(np.unique(first)) <= {-1.0, 0.0, 1.0} and (first == 0).any()
+
+
+def test_remaining_and_favourite_agreement():
+    ev = evidence.remaining([0.1, 0.3], [0.4, 0.5], "x")
+    assert ev.values == [pytest.approx(0.25), pytest.approx(0.6)] and ev.null == 1.0
+    assert math.isnan(evidence.remaining([0.1], [0.0], "x").values[0])
+    arrays = {"pattern_means_train": np.random.default_rng(0).normal(size=(3, 8, 6)),
+              "sign_class_sums": np.stack([np.ones((3, 8)), -np.ones((3, 8))])}
+    assert evidence.favourite_agreement(arrays, arrays, 6) == 1.0
+    other = dict(arrays, pattern_means_train=-arrays["pattern_means_train"])
+    assert evidence.favourite_agreement(arrays, other, 6) < 1.0
+
+
+def test_with_sd_and_sweep_summary():
+    mean = pd.DataFrame([[0.5, 1.0]], index=["a"], columns=["x", "y"])
+    sd = pd.DataFrame([[0.1, np.nan]], index=["a"], columns=["x", "y"])
+    assert analyses.with_sd(mean, sd, 2).loc["a"].tolist() == ["0.50 ± 0.10", "1.00"]
+    rows = {"r": [dict(test_acc=0.9, crossing=None), dict(test_acc=0.8, crossing=6)],
+            "s": [dict(test_acc=0.7, crossing=None)]}
+    out = analyses.sweep_summary(rows)
+    assert out.loc["r", "test_acc"] == pytest.approx(0.85)
+    assert out.loc["r", "test_acc sd"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
+    assert (out.loc["r", "crossing"], out.loc["r", "crossed"]) == (6.0, "1/2")
+    assert math.isnan(out.loc["s", "crossing"]) and out.loc["s", "crossed"] == "0/1"
+
+
+def test_a_reading_has_its_own_claims_folder(results):
+    assert claims.claims_dir("paper@w2-lr-3-b2-frozen") == results / "claims" / "paper" / \
+        "readings" / "w2-lr-3-b2-frozen"
+    claims.record("S-acc", 95.0, profile="paper@w2-lr-3-b2-frozen")
+    assert claims.load("S-acc", "paper") is None
+    assert claims.load("S-acc", "paper@w2-lr-3-b2-frozen")["verdict"] == claims.REPRODUCED
+    claims.record("S-acc", 80.0)
+    page = scorecard.readings_html({"main": "paper", "W2 lr 3": "paper@w2-lr-3-b2-frozen"},
+                                   {"F1-best-sigma": "the same under every reading"})
+    assert "not run" in page and "the same under every reading" in page
+    assert page.count("not reproduced") == 1 and "95" in page
+    assert not scorecard.is_preview("paper@w2-lr-3-b2-frozen")

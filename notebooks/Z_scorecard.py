@@ -14,7 +14,7 @@
 # # Scorecard: the paper's claims, reproduced or not
 #
 # Every claim of the paper that this book tests: the paper's words and number, how we
-# test it (the measure and the threshold of each verdict, in `wtmlib/claims.py`, written
+# test it (the measure and the threshold of each verdict, in `wtmlib/registry.py`, written
 # before the runs except the changes listed under *Rule changes* below, each with its
 # date and reason), our value (mean ± standard deviation over seeds, with the number of
 # seeds or models), its null (the same measure where the claimed effect is absent, e.g.

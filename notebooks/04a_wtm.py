@@ -85,10 +85,9 @@ dz_cfg = replace(train_cfg, keep_dz_sign=True)
 d0, t0 = sweeps.seeded(data_cfg, train_cfg, 0)
 same_init = [(replace(d0, noise_seed=1000 + k), model_cfg, t0) for k in range(causal_redraws)]
 new_init = [(d0, model_cfg, replace(t0, seed=1000 + k)) for k in range(causal_redraws)]
-sweeps.prefetch([(d, model_cfg, t) for s in seeds for d, t in [sweeps.seeded(data_cfg, train_cfg, s)]]
-                + [(d, model_cfg, t) for s in range(dz_seeds)
-                   for d, t in [sweeps.seeded(data_cfg, dz_cfg, s)]] + same_init + new_init,
-                "section4")
+_ = sweeps.prefetch(sweeps.seed_jobs(data_cfg, model_cfg, train_cfg, seeds)
+                    + sweeps.seed_jobs(data_cfg, model_cfg, dz_cfg, range(dz_seeds))
+                    + same_init + new_init, "section4")
 
 # %% tags=["hide-input"]
 results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")

@@ -59,10 +59,9 @@ report.show_parameters(P)
 setups = chapter.ablations(data_cfg, model_cfg, train_cfg, ablation_sigmas)
 grid = {(s, w): (replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w), train_cfg)
         for s in grid_sigmas for w in widths}
-sweeps.prefetch([(d, m, t) for job in [*setups.values(), *grid.values()]
-                 for d, t in (sweeps.seeded(job[0], job[2], s) for s in
-                              (seeds if job in setups.values() else range(grid_seeds)))
-                 for m in [job[1]]], "section4")
+jobs = [job for d, m, t in setups.values() for job in sweeps.seed_jobs(d, m, t, seeds)]
+jobs += [job for d, m, t in grid.values() for job in sweeps.seed_jobs(d, m, t, range(grid_seeds))]
+_ = sweeps.prefetch(jobs, "section4")
 
 # %% tags=["hide-input"]
 runs = {name: sweeps.seed_runs(d, m, t, seeds, "section4") for name, (d, m, t) in setups.items()}
@@ -173,17 +172,18 @@ report.figure(plots.panels_vs(widths, {
 index, columns = [f"sigma={s:g}" for s in grid_sigmas], [f"width {w}" for w in widths]
 display(analyses.with_sd(pd.DataFrame(rc_grid.mean(2), index, columns),
                          pd.DataFrame(rc_grid.std(2, ddof=1) if grid_seeds > 1
-                                      else 0 * rc_grid[..., 0], index, columns), 2))
+                                      else np.full(rc_grid.shape[:2], np.nan), index, columns),
+                         2))
 
 # %% [markdown]
 # ## How to read the three examples
 #
-# * **Without ReLU** the model is linear in its input: every hidden neuron can only
-#   weigh the same class-difference direction, and its patterns follow the output
-#   neuron's class split (the share of the mechanism left: {glue:text}`left_linear`).
-# * **With one hidden neuron** there is nobody to share the work with: a neuron that
-#   favoured some patterns of a class and switched the others off would misclassify
-#   them, so the single neuron stays a class detector (Section 4.2.4; share left
+# * **Without ReLU** the model is linear in its input: its output is one linear function
+#   of x whatever the width, so the neurons can only share that function among them
+#   (the share of the mechanism left: {glue:text}`left_linear`).
+# * **With one hidden neuron** there is nobody to share the work with; the paper's
+#   argument (Section 4.2.4) is that a neuron which favoured some patterns of a class and
+#   switched the others off would misclassify them (share left
 #   {glue:text}`left_one-neuron`).
 # * **With less noise** there are fewer difficult samples to drive the mechanism (see
 #   the data chapter for their share at each sigma). The sweep above says where it

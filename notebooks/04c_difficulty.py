@@ -120,7 +120,7 @@ report.glue("rc_onset_sentence", (
 # each step rotates the hidden layer by a fixed angle ($\arctan(1/27) \approx 2.1°$),
 # so in 6 steps the hidden weights barely move from their initialization; a crossing
 # that early needs the regular samples' loss to drop fast, which depends on how fast
-# the output layer can grow, exactly the setting the paper does not give (see the
-# "ambiguous settings" of the Section 4.1 chapter). The *order* of events, the
+# the output layer can grow, exactly the setting the paper does not give (the readings
+# chapter gives the crossing epoch under every reading). The *order* of events, the
 # difficult share rising while the within-class spread opens up, is what the
 # measurements above can confirm or not, seed by seed.

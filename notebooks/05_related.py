@@ -124,17 +124,23 @@ report.glue("coh_peak_epoch", int(c0["all"].idxmax()))
 report.glue("coh_peak", float(c0["all"].max()), ".4f")
 report.glue("coh_drop", float(c0["all"].max() / c0["all"].iloc[-1]), ".0f")
 report.glue("cross_text", f"at epoch {cross}" if cross is not None else "never")
+peak = c0["all"].idxmax()
+reg, dif = float(c0.loc[peak, "regular"]), float(c0.loc[peak, "difficult"])
+report.glue("coh_sentence", (
+    f"At that peak the regular samples' gradients are more coherent than the difficult "
+    f"samples' ({reg:.4f} against {dif:.4f}); " if reg > dif else
+    f"At that peak the regular samples' gradients are not more coherent than the "
+    f"difficult samples' ({reg:.4f} against {dif:.4f}); ") + (
+    "after it the coherence of all samples falls, as Section 5.2 argues (\"the previous "
+    "intuition only holds at the very beginning of training\")." if c0["all"].iloc[-1] <
+    c0["all"].max() else "it does not fall after the peak."))
 
 # %% [markdown]
 # Coherence of all samples: {glue:text}`coh_start` at initialization, a peak of
 # {glue:text}`coh_peak` after epoch {glue:text}`coh_peak_epoch`, then a fall by a factor
-# {glue:text}`coh_drop` to {glue:text}`coh_end` at the end. The regular samples' gradients
-# agree with each other far more than the difficult samples' do while the regular
-# samples are being learned; once they are, their coherence falls and the total
-# gradient is left to the smaller, less coherent difficult group, the paper's
-# Section 5.2 argument ("the previous intuition only holds at the very beginning of
-# training"). The loss shares cross {glue:text}`cross_text` in this run; compare the
-# peak with the half-rise and onset epochs of the Section 4.2.2 chapter.
+# {glue:text}`coh_drop` to {glue:text}`coh_end` at the end. {glue:text}`coh_sentence`
+# The loss shares cross {glue:text}`cross_text` in this run; compare the peak with the
+# half-rise and onset epochs of the Section 4.2.2 chapter.
 #
 # ## 3. Intraclass clustering and generalization
 #

@@ -117,17 +117,23 @@ def difficulty_hist(d_by_sigma: dict) -> plt.Figure:
     return fig
 
 
-def accuracy_heatmap(mean_acc, sigmas_train, sigmas_test, hit_max=None) -> plt.Figure:
-    """Figure 1: mean test accuracy over sigma_train (rows) x sigma_test (columns).
+def accuracy_heatmap(mean_acc, sigmas_train, sigmas_test, hit_max=None,
+                     sd_acc=None) -> plt.Figure:
+    """Figure 1: mean test accuracy over sigma_train (rows) x sigma_test (columns), each
+    cell annotated with its mean and, with ``sd_acc``, the standard deviation over seeds.
 
     Rows whose models hit the max-epochs bound in some seed are marked with ``*``.
     """
     labels = [f"{s:g}" + (" *" if hit_max is not None and np.any(hit_max[:, j]) else "")
               for j, s in enumerate(sigmas_train)]
-    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, WIDTH * 0.6))
-    sns.heatmap(100 * np.asarray(mean_acc), annot=True, fmt=".1f", cmap="viridis",
+    mean = 100 * np.asarray(mean_acc)
+    annot = (np.vectorize(lambda m: f"{m:.1f}")(mean) if sd_acc is None else
+             np.vectorize(lambda m, sd: f"{m:.1f}\n±{sd:.1f}")(mean, 100 * np.asarray(sd_acc)))
+    fig, ax = plt.subplots(figsize=(WIDTH * 0.8, WIDTH * (0.6 if sd_acc is None else 0.75)))
+    sns.heatmap(mean, annot=annot, fmt="", cmap="viridis",
                 xticklabels=[f"{s:g}" for s in sigmas_test], yticklabels=labels, ax=ax,
-                cbar_kws={"label": "test accuracy (%)"}, annot_kws={"fontsize": 7})
+                cbar_kws={"label": "test accuracy (%)"},
+                annot_kws={"fontsize": 7 if sd_acc is None else 6})
     ax.set(xlabel="sigma_test", ylabel="sigma_train")
     fig.tight_layout()
     return fig

@@ -30,7 +30,7 @@ from .reading_rule import (FIT, LITERAL, OTHER_LR, PAPER_ACC_S, RULE, grid_name,
                            reading_slug as slug)
 from .chapter import section4
 from .runs import key_of
-from .sweeps import prefetch, seed_runs, seeded
+from .sweeps import prefetch, seed_jobs, seed_runs, seeded
 
 def sweep_configs(train_cfg: TrainConfig, output_lrs) -> dict[str, TrainConfig]:
     """Every reading's training configuration, from the chapter's ``train_cfg`` (its
@@ -56,8 +56,8 @@ def sweep_configs(train_cfg: TrainConfig, output_lrs) -> dict[str, TrainConfig]:
 def sweep_jobs(data_cfg, model_cfg, configs: dict, seeds) -> list:
     """``(data, model, train)`` jobs of every reading and seed, seed-major: a killed sweep
     has every reading's first seeds before any reading's later ones."""
-    return [(d, model_cfg, t) for seed in seeds for cfg in configs.values()
-            for d, t in [seeded(data_cfg, cfg, seed)]]
+    return [job for seed in seeds for cfg in configs.values()
+            for job in seed_jobs(data_cfg, model_cfg, cfg, [seed])]
 
 
 def compute(data_cfg, model_cfg, configs: dict, seeds, experiment: str = "section4",

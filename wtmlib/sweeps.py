@@ -43,6 +43,11 @@ def seeded(data_cfg, train_cfg, seed: int):
     return replace(data_cfg, seed=seed), replace(train_cfg, seed=seed)
 
 
+def seed_jobs(data_cfg, model_cfg, train_cfg, seeds) -> list:
+    """``(data, model, train)`` of each seed, for ``prefetch``: what ``seed_runs`` runs."""
+    return [(d, model_cfg, t) for d, t in (seeded(data_cfg, train_cfg, s) for s in seeds)]
+
+
 def _compute(data_cfg, model_cfg, train_cfg, experiment, root, execution) -> str:
     """Worker side of ``prefetch``: train and store one run; return only its key (the
     arrays stay in the results folder instead of travelling back)."""
@@ -205,8 +210,7 @@ def seed_runs(data_cfg, model_cfg: ModelConfig, train_cfg: TrainConfig, seeds,
     """One cached run per seed (data, initial weights and batch order all drawn from it).
     ``execution``, ``executor``: how missing runs are computed (``prefetch``)."""
     execution = execution or default_execution()
-    jobs = [(d, model_cfg, t) for d, t in (seeded(data_cfg, train_cfg, s) for s in seeds)]
-    prefetch(jobs, experiment, execution, executor)
+    prefetch(seed_jobs(data_cfg, model_cfg, train_cfg, seeds), experiment, execution, executor)
     out = []
     for seed in _bar(execution.progress, iterable=seeds, desc=experiment):
         d_cfg, t_cfg = seeded(data_cfg, train_cfg, seed)

@@ -36,4 +36,4 @@ clean-book:
 # JupyterLab with jupytext (optional extra): notebooks/*.py open as notebooks, same results cache
 lab: install
 	$(PY) -m pip install --quiet -e '.[lab]'
-	cd notebooks && $(abspath $(VENV))/bin/jupyter lab
+	cd notebooks && $(abspath $(VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)

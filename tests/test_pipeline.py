@@ -229,3 +229,18 @@ def test_params_lists_types_and_allowed_values():
     assert any(line.startswith("sigmas_train = [") and "a non-empty list of numbers >= 0" in line
                for line in lines)
     assert len(lines) == len(pipeline.default_parameters("noise"))
+
+
+def test_pages_results_cache_is_keyed_by_the_numerics_version():
+    """The workflow reads NUMERICS_VERSION with the sed of its 'numerics' step; the cache
+    key and its restore prefix carry it, so results of another version never come back."""
+    from wtmlib.cache import NUMERICS_VERSION
+
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
+    steps = {s.get("id") or s.get("name"): s for s in wf["jobs"]["build"]["steps"]}
+    sed = steps["numerics"]["run"].split("$(", 1)[1].rsplit(")", 1)[0]
+    got = subprocess.run(sed, shell=True, cwd=ROOT, capture_output=True, text=True).stdout
+    assert got.strip() == str(NUMERICS_VERSION)
+    cache = steps["Results cache"]["with"]
+    assert "steps.numerics.outputs.version" in cache["key"]
+    assert cache["restore-keys"].startswith("results-n${{ steps.numerics.outputs.version }}")

@@ -45,7 +45,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from wtmlib import analyses, chapter, evidence, measures, plots, readings, report, sweeps
+from wtmlib import analyses, chapter, claims, evidence, measures, plots, readings, report, sweeps
 from wtmlib.data import pattern_class
 
 P = report.parameters("ablation", globals())
@@ -57,6 +57,7 @@ classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 setups = chapter.ablations(data_cfg, model_cfg, train_cfg, ablation_sigmas)
+CONTROL = readings.CONTROL_LINEAR
 grid = {(s, w): (replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w), train_cfg)
         for s in grid_sigmas for w in widths}
 jobs = [job for d, m, t in setups.values() for job in sweeps.seed_jobs(d, m, t, seeds)]
@@ -71,7 +72,10 @@ keys = ["test_acc", "rank_corr_active_median", "rank_corr_other_median",
         "intraclass_exceeds_strict_share"]
 summary = pd.DataFrame({name: t[keys].mean() for name, t in tables.items()}).T
 spread = pd.DataFrame({name: t[keys].std(ddof=1) for name, t in tables.items()}).T
-display(analyses.with_sd(summary, spread).round(3))
+display(analyses.with_sd(summary, spread))
+# the linear model as a control for the Section 4.1 claims (a column of the readings page)
+_ = evidence.record(evidence.section4(runs["no ReLU (linear)"], early_epoch),
+                    f"{claims.current_profile()}@{CONTROL}")
 
 # %% [markdown]
 # ## Figure 4

@@ -125,8 +125,9 @@ report.glue("choice_sentence", (
 # Each claim measured on each reading's runs the way its chapter measures it, judged by
 # the same rule. Columns: the literal reading, the output rate 1 with b2 frozen (this
 # book's main reading before the sweep), the chosen reading, its neighbours in the
-# grid, and Layca at 3e-3. A claim that does not read the Section 4 runs (Section 3,
-# MNIST) is the same under every reading; the ablations, the causal test and the gated
+# grid, Layca at 3e-3, and a control: the linear model (no ReLU) under the chosen
+# reading, where the Section 4.1 claims should fail. A claim that does not read the
+# Section 4 runs (Section 3, MNIST) is the same under every reading; the ablations, the causal test and the gated
 # sign are run under the chosen reading only (their chapters), so the chosen column
 # shows the chapters' values. `wtm claims --reading NAME` prints any reading's column.
 
@@ -139,19 +140,23 @@ order = dict.fromkeys([readings.LITERAL, readings.grid_name(1.0, "frozen"), chos
 columns = {(f"{n} (chosen)" if n == chosen else n): (profile if n == chosen else
                                                      f"{profile}@{readings.slug(n)}")
            for n in order if n in configs}
+control = claims.claims_dir(f"{profile}@{readings.CONTROL_LINEAR}")
+if control.is_dir():  # the linear ablation under the chosen reading (Section 4.2.1 chapter)
+    columns["control: no ReLU (linear)"] = f"{profile}@{readings.CONTROL_LINEAR}"
 same = {c.id: "the same under every reading (Section 3 or MNIST runs: no Section 4 run "
         "enters it)" for c in registry.CLAIMS if c.chapter in ("03_noise", "A1_mnist")
         or c.id.startswith("S5-clustering")}
 display(HTML(scorecard.readings_html(columns, same)))
 verdicts = {title: {r["id"]: r["verdict"] for r in claims.table(prof)}
-            for title, prof in columns.items()}
+            for title, prof in columns.items() if not title.startswith("control")}
 moved = [c.id for c in registry.CLAIMS if c.id not in same and len(
     {v[c.id] for v in verdicts.values() if v[c.id] != claims.MISSING}) > 1]
 report.glue("moved", ", ".join(moved) if moved else "none")
 report.glue("n_moved", len(moved))
 
 # %% [markdown]
-# Claims whose verdict differs between the columns shown ({glue:text}`n_moved`):
+# Claims whose verdict differs between the readings shown (the control aside;
+# {glue:text}`n_moved`):
 # {glue:text}`moved`. These are the conclusions that depend on how the paper's optimizer
 # settings are read; the others do not.
 #

@@ -32,6 +32,9 @@ from .chapter import section4
 from .runs import key_of
 from .sweeps import prefetch, seed_jobs, seed_runs, seeded
 
+CONTROL_LINEAR = "control-linear"  # the linear ablation's Section 4.1 claims, as a column
+
+
 def sweep_configs(train_cfg: TrainConfig, output_lrs) -> dict[str, TrainConfig]:
     """Every reading's training configuration, from the chapter's ``train_cfg`` (its
     Layca rate, epochs, decay, recording); the literal reading first."""

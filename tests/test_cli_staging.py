@@ -144,3 +144,19 @@ def test_follower_on_a_cached_chapter_stays_quiet(tmp_path):
     with f:
         pass
     assert stream.getvalue() == "" and f.trained == 0
+
+
+def test_follower_counts_and_times_runs_trained_by_worker_processes(tmp_path):
+    """Workers' own epoch bars never reach the channel: the compute bar counts their runs
+    and its rate gives the ETA."""
+    channel = tmp_path / "progress.jsonl"
+    _events(channel, [_bar(0, "section4: compute", 0, 22, 0.0),
+                      _bar(0, "section4: compute", 4, 22, 80.0)])
+    f = Follower(channel, "noise", io.StringIO(), every_s=0)
+    f.poll()
+    assert f.trained == 4
+    assert f.status() == "[wtm]   noise: run 5/22 20 s/run ETA 6 min 00 s"
+    with channel.open("a") as fh:
+        fh.write(json.dumps(_bar(0, "section4: compute", 22, 22, 440.0, "close")) + "\n")
+    f.poll()
+    assert f.trained == 22

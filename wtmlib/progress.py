@@ -122,9 +122,11 @@ class Follower:
     """Reads a chapter's side channel while it executes and reports on ``stream``.
 
     Bars whose description ends in ``compute`` count the runs still to train (run i of
-    n); bars named ``train`` (``train 4 models`` for stacked runs) are one run's epochs
-    (rate and ETA from their own clock).
-    ``trained`` is the number of runs whose training started."""
+    n; with worker processes, whose own bars do not reach the channel, their rate gives
+    the ETA); bars named ``train`` (``train 4 models`` for stacked runs) are one run's
+    epochs (rate and ETA from their own clock).
+    ``trained`` is the number of runs whose training started in the kernel, or finished
+    in a ``compute`` bar (worker processes), whichever is more."""
 
     def __init__(self, path: Path, chapter: str, stream=None, every_s: float | None = None):
         self.path, self.chapter = Path(path), chapter
@@ -132,6 +134,7 @@ class Follower:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every_s = every_s if every_s is not None else (0.5 if self.tty else 20.0)
         self.trained = 0
+        self._started, self._computed = 0, {}  # train bars seen; runs done per compute bar
         self.warnings: list[str] = []  # the kernel's warnings, printed as they come
         self.runs: dict | None = None  # the current "compute" bar: n done of total
         self.epoch: dict | None = None  # the current training run's bar
@@ -177,10 +180,12 @@ class Follower:
                 return
             if not self.epoch or self.epoch["bar"] != e["bar"]:
                 words = desc.split()
-                self.trained += int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
+                self._started += int(words[1]) if len(words) > 1 and words[1].isdigit() else 1
             self.epoch = e
         elif desc.endswith("compute"):
             self.runs = None if e["event"] == "close" else e
+            self._computed[e["bar"]] = e["n"]
+        self.trained = max(self._started, sum(self._computed.values()))
 
     def status(self) -> str:
         parts = [f"[wtm]   {self.chapter}:"]
@@ -201,6 +206,10 @@ class Follower:
                     parts.append(f"ETA {_duration((total - e['n']) / rate)}")
             if e["postfix"]:
                 parts.append(f"({e['postfix']})")
+        elif self.runs and self.runs["n"] and self.runs["elapsed"] > 0:  # worker processes
+            r = self.runs
+            parts.append(f"{r['elapsed'] / r['n']:.0f} s/run ETA "
+                         f"{_duration((r['total'] - r['n']) * r['elapsed'] / r['n'])}")
         elif self.runs:
             parts.append("starting")
         return " ".join(parts)

@@ -36,25 +36,26 @@ def section4(results: list, early_epoch: int) -> dict:
     """S-acc and the claims of Section 4.1 / 4.2.4 measured on the runs' pattern means
     and derivative signs, each against its null (``nulls.init_nulls``, or chance)."""
     t, n = wtm_table(results, early_epoch).astype(float), null_table(results).astype(float)
-    seeds = ", ".join(str(int(s)) for s in t.index)
+    seeds = "seeds " + ", ".join(str(int(s)) for s in t.index)
+    note = f"early epoch {early_epoch}; all neurons; {seeds}"
     return {
-        "S-acc": Evidence(100 * t["test_acc"], 50.0, "chance: two balanced classes",
-                          f"seeds {seeds}"),
+        "S-acc": Evidence(100 * t["test_acc"], 50.0, "chance: two balanced classes", seeds),
         "F3-winner-take-most": Evidence(t["rank_corr_active_median"],
                                         n["rank_corr_active_median"],
-                                        "0: a change independent of the level"),
+                                        "0: a change independent of the level", note),
         "F3-one-class": Evidence(t["rank_corr_active_median"] - t["rank_corr_other_median"],
                                  n["rank_corr_active_median"] - n["rank_corr_other_median"],
-                                 "0: no class preferred"),
+                                 "0: no class preferred", note),
         "F3-intraclass": Evidence(t["intraclass_exceeds_strict_share"],
-                                  n["intraclass_exceeds_strict_share"], "strict share in " + INIT),
+                                  n["intraclass_exceeds_strict_share"],
+                                  "strict share in " + INIT, note),
         "F3-divide-and-conquer": Evidence(t["favoured_entropy"], n["favoured_entropy"],
-                                          "entropy of the favourites in " + INIT),
+                                          "entropy of the favourites in " + INIT, note),
         "F3-init-decides": Evidence(t["init_winner_fraction"], t["init_winner_chance"],
-                                    "chance: 1 / the patterns of the neuron's class"),
+                                    "chance: 1 / the patterns of the neuron's class", note),
         "F3-sign-class": Evidence(t["sign_class_abs_corr_median"],
                                   n["sign_class_abs_corr_median"],
-                                  "1 for any network, trained or not"),
+                                  "1 for any network, trained or not", note),
     }
 
 

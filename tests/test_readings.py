@@ -2,6 +2,7 @@
 the chapters' entry point, and the evidence functions every reading is measured with."""
 
 import math
+from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +118,29 @@ def test_a_reading_has_its_own_claims_folder(results):
     assert "not run" in page and "the same under every reading" in page
     assert page.count("not reproduced") == 1 and "95" in page
     assert not scorecard.is_preview("paper@w2-lr-3-b2-frozen")
+
+
+def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
+    """The evidence functions on two tiny stored runs: every Section 4.1 claim with its
+    null from the same runs at initialization, the Figure 5 timing with 'never' as
+    infinity, and the learning order over the rise window."""
+    from wtmlib import runs
+    data, model = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60), \
+        ModelConfig(n_hidden=12)
+    rs = [runs.run(replace(data, seed=s), model, TrainConfig(epochs=6, seed=s), "s4",
+                   root=tmp_path) for s in (0, 1)]
+    found = evidence.section4(rs, early_epoch=2)
+    assert set(found) == {"S-acc", "F3-winner-take-most", "F3-one-class", "F3-intraclass",
+                          "F3-divide-and-conquer", "F3-init-decides", "F3-sign-class"}
+    nulls = analyses.null_table(rs).astype(float)
+    np.testing.assert_allclose(found["F3-intraclass"].null,
+                               nulls["intraclass_exceeds_strict_share"])
+    assert list(found["S-acc"].values) == [100 * r.metrics["test_acc"] for r in rs]
+    timing_ev, timing = evidence.difficulty(rs, 1.5)
+    crossings = np.asarray(timing_ev["F5-crossing"].values)
+    assert crossings.shape == (2,) and all(c >= 0 for c in crossings)  # an epoch or inf
+    assert list(timing.crossing.astype(float)) == list(crossings)
+    order_ev, order = evidence.learning_order(rs, 3)
+    h = rs[0].history
+    assert order_ev["S5-easy-first"].values.iloc[0] == pytest.approx(
+        np.mean(h["acc_regular"][1:4] - h["acc_difficult"][1:4]))

@@ -68,7 +68,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from wtmlib import analyses, chapter, evidence, measures, plots, readings, report, sweeps
+from wtmlib import analyses, chapter, claims, evidence, measures, plots, readings, report, sweeps
 from wtmlib.data import pattern_class
 from wtmlib.runs import load_data_of
 
@@ -80,6 +80,8 @@ classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 report.glue("reading_name", reading_name)
+claims.record_reading(reading_name, "chosen by the registered rule" if reading == "chosen"
+                      else "set by the reading parameter")
 # every run of this chapter in one go, so the workers share it
 dz_cfg = replace(train_cfg, keep_dz_sign=True)
 d0, t0 = sweeps.seeded(data_cfg, train_cfg, 0)

@@ -42,6 +42,11 @@ counts = {v: sum(r["verdict"] == v for r in rows) for v in scorecard.COLOURS}
 for verdict, n in counts.items():
     report.glue(f"n_{verdict.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))
+used = claims.reading_of(profile)
+report.glue("reading_sentence", (
+    f"The Section 4 and 5 values were measured under the optimizer reading "
+    f"\"{used['name']}\" ({used['how']}; see the readings chapter)" if used else
+    "The Section 4.1 chapter has not recorded which optimizer reading it used"))
 report.glue("profile", profile + (" (a preview at reduced size)" if scorecard.is_preview(profile)
                                   else ""))
 
@@ -50,6 +55,6 @@ report.glue("profile", profile + (" (a preview at reduced size)" if scorecard.is
 # {glue:text}`n_partly` partly, {glue:text}`n_not_reproduced` not reproduced,
 # {glue:text}`n_not_testable` not testable, {glue:text}`n_holds_by_construction` holding
 # by construction, {glue:text}`n_missing` without a value (profile of this build:
-# {glue:text}`profile`).
+# {glue:text}`profile`). {glue:text}`reading_sentence`.
 # Where a verdict is "not reproduced", the chapter it links to says what was tried and
 # what the data shows instead.

@@ -28,3 +28,12 @@ def test_a_seed_that_never_gets_there_makes_the_mean_infinite(results, values):
     got = claims.load("F5-crossing", "paper")
     assert math.isinf(got["value"]) and math.isnan(got["sd"]) and got["n"] == 2
     assert verdict == got["verdict"] == claims.NOT
+
+
+def test_the_reading_of_a_profile_is_recorded(results):
+    from wtmlib import claims
+    assert claims.reading_of("paper") is None
+    claims.record_reading("W2 lr 3, b2 frozen", "chosen by the registered rule")
+    assert claims.reading_of("paper") == {"name": "W2 lr 3, b2 frozen",
+                                          "how": "chosen by the registered rule"}
+    assert all(r["verdict"] == claims.MISSING for r in claims.table("paper"))  # not a claim

@@ -83,6 +83,22 @@ def record(claim_id: str, value: float, sd: float = float("nan"), n: int = 1,
     return doc["verdict"]
 
 
+def record_reading(name: str, how: str) -> None:
+    """Store which reading of the paper's optimizer settings this profile's Section 4 and 5
+    values were measured under (``wtmlib.readings``), and how it was picked."""
+    path = claims_dir() / "_reading.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda f: f.write(json.dumps(dict(name=name, how=how)).encode()))
+
+
+def reading_of(profile: str | None = None) -> dict | None:
+    """``{"name", "how"}`` stored by ``record_reading``, or ``None``."""
+    try:
+        return json.loads((claims_dir(profile) / "_reading.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def load(claim_id: str, profile: str | None = None) -> dict | None:
     path = claims_dir(profile) / f"{claim_id}.json"
     try:

@@ -66,7 +66,7 @@ def test_papermill_help_shows_the_parameter_types(tmp_path):
     out = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(path)],
                          capture_output=True, text=True, check=True).stdout
     assert "Unknown type" not in out
-    assert re.search(r"n_seeds: int \(default 3\)", out), out
+    assert re.search(r"n_seeds: int \(default 5\)", out), out
     assert re.search(r"sigmas_train: list\[float\]", out), out
 
 
@@ -225,7 +225,7 @@ def test_wtm_entry_point_is_installed():
 
 def test_params_lists_types_and_allowed_values():
     lines = pipeline.describe_parameters("noise")
-    assert "n_seeds = 3  (int; a number >= 1)" in lines
+    assert "n_seeds = 5  (int; a number >= 1)" in lines
     assert any(line.startswith("sigmas_train = [") and "a non-empty list of numbers >= 0" in line
                for line in lines)
     assert len(lines) == len(pipeline.default_parameters("noise"))

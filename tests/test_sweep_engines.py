@@ -71,7 +71,7 @@ def test_dask_local_cluster_sweep(tmp_path, monkeypatch, reference):
 
 def test_prefetch_computes_only_what_is_missing(tmp_path, monkeypatch, reference):
     _grid(tmp_path, monkeypatch)
-    jobs = [(DATA, MODEL, TRAIN)]
+    jobs = [(DATA, MODEL, TRAIN)] * 2  # one job listed twice (two chapters' lists) trains once
     assert sweeps.prefetch(jobs, "noise", root=tmp_path) == 1
     assert sweeps.prefetch(jobs, "noise", root=tmp_path) == 0
 

@@ -116,8 +116,9 @@ def prefetch(jobs: list, experiment: str, execution: Execution | None = None,
     """
     execution = execution or default_execution()
     root = root or cache.results_root()
-    todo = [(job, key_of(*job)) for job in jobs]
-    todo = [(job, key) for job, key in todo if not cache.paths(experiment, key, root)[1].exists()]
+    todo = {key_of(*job): job for job in jobs}  # a job listed twice is trained once
+    todo = [(job, key) for key, job in todo.items()
+            if not cache.paths(experiment, key, root)[1].exists()]
     if not todo:
         return 0
     bar = _bar(execution.progress, total=len(todo), desc=f"{experiment}: compute")

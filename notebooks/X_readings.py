@@ -95,6 +95,9 @@ for name, cfg in configs.items():
                          .abs().mean()),
             rc=[row["rank_corr_active_median"] for row in rows[name]])
     del rs
+fixed, free = scales[readings.LITERAL], scales[chosen]  # the output-scale condition, below
+verdict = evidence.record({"B-output-scale": evidence.remaining(
+    fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)")})["B-output-scale"]
 sweep = analyses.sweep_summary(rows)
 shown = ["test_acc", "train_acc", "rank_corr_active_median", "crossing"]
 table = analyses.with_sd(sweep[shown].astype(float), sweep[[f"{c} sd" for c in shown[:3]]]
@@ -170,7 +173,6 @@ report.glue("n_moved", len(moved))
 # samples' share of the training loss over training, and the winner-take-most measure.
 
 # %% tags=["hide-input"]
-fixed, free = scales[readings.LITERAL], scales[chosen]
 report.figure(plots.panels_vs(np.arange(len(free["runs"][0]["share"])), {
     "difficult share of the loss": {
         f"{tag}, seed {s}": run["share"] for tag, sc in (("W2 norm fixed", fixed),
@@ -191,8 +193,6 @@ scale = pd.DataFrame({
     "winner-take-most (rank corr.)": [np.mean(fixed["rc"]), np.mean(free["rc"])]},
     index=["W2 norm fixed (literal)", f"W2 free ({chosen})"])
 display(scale.round(3))
-verdict = evidence.record({"B-output-scale": evidence.remaining(
-    fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)")})["B-output-scale"]
 report.glue("scale_fixed", np.mean(fixed["logit"]), ".2f")
 report.glue("scale_free", np.mean(free["logit"]), ".2f")
 report.glue("rc_fixed", np.mean(fixed["rc"]), ".2f")

@@ -97,7 +97,8 @@ for name, cfg in configs.items():
     del rs
 fixed, free = scales[readings.LITERAL], scales[chosen]  # the output-scale condition, below
 verdict = evidence.record({"B-output-scale": evidence.remaining(
-    fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)")})["B-output-scale"]
+    fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)", "fixing W2's norm")})[
+    "B-output-scale"]
 sweep = analyses.sweep_summary(rows)
 shown = ["test_acc", "train_acc", "rank_corr_active_median", "crossing"]
 table = analyses.with_sd(sweep[shown].astype(float), sweep[[f"{c} sd" for c in shown[:3]]]

@@ -150,16 +150,17 @@ def learning_order(results: list, rise_window: int) -> tuple[dict, pd.DataFrame]
                                                 "epochs")}, order
 
 
-def remaining(measure_ablation, measure_full, what: str) -> Evidence:
+def remaining(measure_ablation, measure_full, what: str,
+              changed: str = "the ablation") -> Evidence:
     """The share of the full model's winner-take-most measure left in an ablation, seed
     by seed (``measure_*[i]``: seed ``i``; NaN where the full model's is not positive;
     null 1: the ablation changes nothing)."""
     a, f = np.asarray(measure_ablation, dtype=float), np.asarray(measure_full, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(f > 0, a / f, np.nan)
-    return Evidence(list(share), 1.0, "1: the ablation changes nothing; 0: the mechanism "
+    return Evidence(list(share), 1.0, f"1: {changed} changes nothing; 0: the mechanism "
                     "is gone", f"{what}: median {a.mean():.3f} against {f.mean():.3f} for the "
-                    "full model (means over seeds)")
+                    "model it is compared with (means over seeds)")
 
 
 def record(evidence: dict, profile: str | None = None) -> dict:

@@ -177,6 +177,7 @@ def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
 def test_wtm_claims_prints_value_null_rule_verdict_and_log(results, capsys):
     from wtmlib.cli import main
 
+    claims.record("F3-winner-take-most", 0.6, null=0.0)  # F3-init-decides depends on it
     claims.record_seeds("F3-init-decides", [0.17, 0.16], null=[1 / 15, 1 / 15])
     assert main(["claims", "--profile", "paper"]) == 1  # the other claims have no value
     out = capsys.readouterr().out

@@ -24,13 +24,13 @@ from dataclasses import replace
 import numpy as np
 
 from . import cache
+from .chapter import section4
 from .checks import ConfigError
 from .config import Execution, TrainConfig
 from .reading_rule import (FIT, LITERAL, OTHER_LR, PAPER_ACC_S, RULE, grid_name,  # noqa: F401
                            reading_slug as slug)
-from .chapter import section4
 from .runs import key_of
-from .sweeps import prefetch, seed_jobs, seed_runs, seeded
+from .sweeps import prefetch, seed_jobs, seeded
 
 CONTROL_LINEAR = "control-linear"  # the linear ablation's Section 4.1 claims, as a column
 
@@ -104,7 +104,7 @@ def choose(metrics_by_reading: dict, configs: dict) -> str:
 def main(params: dict, execution: Execution | None = None):
     """``(data_cfg, model_cfg, train_cfg, name, configs)`` of the Section 4 chapters: the
     sweep's configurations (its missing runs trained first), and the reading that
-    ``params["reading"]`` names, or that ``READING_RULE`` chooses for ``"chosen"``."""
+    ``params["reading"]`` names, or that ``RULE`` chooses for ``"chosen"``."""
     data_cfg, model_cfg, train_cfg = section4(params)
     configs = sweep_configs(train_cfg, params["output_lrs"])
     seeds = range(params["reading_seeds"])
@@ -117,8 +117,3 @@ def main(params: dict, execution: Execution | None = None):
                           f"or one of {list(configs)}")
     return data_cfg, model_cfg, configs[name], name, configs
 
-
-def runs(data_cfg, model_cfg, configs: dict, seeds) -> dict:
-    """Every reading's stored runs over ``seeds``, ``{name: [Result, ...]}``."""
-    return {name: seed_runs(data_cfg, model_cfg, cfg, seeds, "section4")
-            for name, cfg in configs.items()}

@@ -342,7 +342,7 @@ report.glue("sentence_init", (
 #
 # What the runs of this build show:
 #
-# * Under the main reading {glue:text}`sentence_main`.
+# * Under this chapter's reading ({glue:text}`reading_name`) {glue:text}`sentence_main`.
 # * The reading matters: {glue:text}`sentence_reading` (every reading in the readings
 #   chapter).
 # * Our mean test accuracy is {glue:text}`sentence_acc` the paper's 96.1 %. The reading

@@ -76,16 +76,18 @@ profile = claims.current_profile()
 # correlation from epoch {glue:text}`early_epoch`). Mean ± standard deviation.
 
 # %% tags=["hide-input"]
-rows, scales = {}, {}
+rows, scales, datas = {}, {}, None
 for name, cfg in configs.items():
     rs = sweeps.seed_runs(data_cfg, model_cfg, cfg, seeds, "section4")
-    rows[name] = [analyses.reading_row(r, P4["early_epoch"]) for r in rs]
-    found = evidence.section4(rs, P4["early_epoch"])
+    table = analyses.wtm_table(rs, P4["early_epoch"])  # once for the row and the claims
+    rows[name] = [analyses.reading_row(r, P4["early_epoch"], table.loc[s])
+                  for r, s in zip(rs, seeds)]
+    found = evidence.section4(rs, P4["early_epoch"], table)
     found |= evidence.difficulty(rs, P4c["onset_factor"])[0]
     found |= evidence.learning_order(rs, P5["rise_window"])[0]
     evidence.record(found, f"{profile}@{readings.slug(name)}")
     if name in (chosen, readings.LITERAL):  # the output-scale condition, below
-        datas = [load_data_of(r) for r in rs]
+        datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
         scales[name] = dict(
             runs=[dict(share=r.history["share_difficult"], spread=measures.within_class_spread(
                 r["pattern_means_train"], classes, measures.active_class_of(r))) for r in rs],

@@ -63,11 +63,13 @@ READING_MEASURES = ("rank_corr_active_median", "rank_corr_other_median",
                     "intraclass_exceeds_share", "favoured_entropy")
 
 
-def reading_row(result, early_epoch: int) -> dict:
+def reading_row(result, early_epoch: int, summary=None) -> dict:
     """One run under one reading of the paper's ambiguous settings (Section 4.1): test
     accuracy, final loss, |W2|, the Figure 5 crossing epoch (``None``: never) and the
-    winner-take-most measures over all neurons."""
-    s, h = wtm_summary(result.arrays, early_epoch), result.history
+    winner-take-most measures over all neurons (``summary``: the run's row of
+    ``wtm_table`` when already computed)."""
+    s = wtm_summary(result.arrays, early_epoch) if summary is None else summary
+    h = result.history
     return {"test_acc": result.metrics["test_acc"], "train_acc": result.metrics["train_acc"],
             "final loss": float(h["loss"][-1]),
             "|W2|": float(np.linalg.norm(result["out.weight"])),

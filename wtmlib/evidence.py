@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
 
 from . import claims
 from .analyses import null_table, wtm_table
@@ -19,7 +20,8 @@ from .data import pattern_class
 from .measures import (active_class_of, favoured_pattern, loss_share_crossing, spread_onset,
                        within_class_spread)
 from .model import build_model
-from .signs import gated_sign_at, mean_dz_sign, sign_class_correlation
+from .fast.record import gated_sign as step_gated_sign
+from .signs import mean_dz_sign, sign_class_correlation
 
 
 class Evidence(NamedTuple):
@@ -32,10 +34,12 @@ class Evidence(NamedTuple):
 INIT = "the same runs at initialization (epoch 0)"
 
 
-def section4(results: list, early_epoch: int) -> dict:
+def section4(results: list, early_epoch: int, table=None) -> dict:
     """S-acc and the claims of Section 4.1 / 4.2.4 measured on the runs' pattern means
-    and derivative signs, each against its null (``nulls.init_nulls``, or chance)."""
-    t, n = wtm_table(results, early_epoch).astype(float), null_table(results).astype(float)
+    and derivative signs, each against its null (``nulls.init_nulls``, or chance);
+    ``table``: the runs' ``wtm_table`` when already computed."""
+    t = (wtm_table(results, early_epoch) if table is None else table).astype(float)
+    n = null_table(results).astype(float)
     seeds = "seeds " + ", ".join(str(int(s)) for s in t.index)
     note = f"early epoch {early_epoch}; all neurons; {seeds}"
     return {
@@ -57,6 +61,15 @@ def section4(results: list, early_epoch: int) -> dict:
                                   n["sign_class_abs_corr_median"],
                                   "1 for any network, trained or not", note),
     }
+
+
+def gated_sign_at(x, y, w1, w2, relu: bool = True) -> np.ndarray:
+    """sign(dL/dz) ``[n, h]`` of one full-batch step at weights ``w1``, ``w2`` on samples
+    ``x``, ``y``: the fast engine's closed form (``fast.record.gated_sign``) with
+    sign(dL/dlogit) = sign(sigma(f) - y) = ``1 - 2y`` whatever the logit."""
+    return step_gated_sign(torch.as_tensor(0.5 - np.asarray(y, dtype=np.float32)),
+                           torch.as_tensor(w2), torch.as_tensor(x), torch.as_tensor(w1),
+                           relu).numpy()
 
 
 def gated_sign_correlations(result, data, model_cfg) -> tuple[float, float]:

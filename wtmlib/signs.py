@@ -43,15 +43,6 @@ def mean_dz_sign(arrays) -> np.ndarray:
     return np.asarray(arrays["dz_sign_total"]).astype(np.float32) / count[:, None]
 
 
-def gated_sign_at(x, y, w1, w2, relu: bool = True) -> np.ndarray:
-    """sign(dL/dz) of one full-batch step of equation (1) at weights ``w1 [h, d]``,
-    ``w2 [h]`` on samples ``x [n, d]``, ``y [n]``, ``[n, h]``: sign(sigma(f) - y) is
-    ``1 - 2y`` whatever f, times sign(W2), where the neuron is on (z = W1 x > 0)."""
-    x, w1, w2 = (np.asarray(v, dtype=np.float32) for v in (x, w1, w2))
-    signs = np.outer(1 - 2 * np.asarray(y, dtype=np.float32), np.sign(w2.reshape(-1)))
-    return signs * (x @ w1.T > 0) if relu else signs
-
-
 def class_sign_means(arrays) -> np.ndarray:
     """Per class and neuron, the mean over the class's samples of the mean sign of
     dL/da, ``[2, n_hidden]``, from the run's ``sign_class_sums`` (count, sum, sum of

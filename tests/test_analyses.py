@@ -40,17 +40,17 @@ def test_wtm_table_and_mean_sd(stored):
     assert (summary.seeds == 2).all()
 
 
-def test_readings_table_has_one_row_per_reading(stored):
+def test_reading_row_measures_one_run(stored):
     layca, _ = stored
-    table = analyses.readings_table({"a": layca[0], "b": layca[1]}, early_epoch=2)
-    assert list(table.index) == ["a", "b"]
-    assert set(analyses.READING_MEASURES) <= set(table.columns)
-    assert table.loc["b", "test_acc"] == layca[1].metrics["test_acc"]
-    assert table.loc["a", "|W2|"] == pytest.approx(np.linalg.norm(layca[0]["out.weight"]))
+    row = analyses.reading_row(layca[0], early_epoch=2)
+    assert set(analyses.READING_MEASURES) <= set(row)
+    assert row["test_acc"] == layca[0].metrics["test_acc"]
+    assert row["|W2|"] == pytest.approx(np.linalg.norm(layca[0]["out.weight"]))
     h = layca[0].history
-    want = measures.loss_share_crossing(h["share_difficult"], h["share_regular"])
-    got = table.loc["a", "crossing"]
-    assert (want is None and pd.isna(got)) or got == want  # None: never crosses
+    assert row["crossing"] == measures.loss_share_crossing(h["share_difficult"],
+                                                           h["share_regular"])  # None: never
+    summary = measures.wtm_summary(layca[0].arrays, 2)
+    assert analyses.reading_row(layca[0], 2, summary=summary) == row
 
 
 def test_spread_table_is_spread_ratios_of_each_run(stored):

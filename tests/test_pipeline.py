@@ -134,6 +134,20 @@ def test_out_of_range_parameters_are_refused_naming_the_parameter(name, key, val
     assert allowed in text and "\n" not in text
 
 
+def test_snapshots_beyond_the_wtm_chapters_epochs_are_refused_before_the_kernel():
+    # the related chapter re-runs Section 4.1's runs keeping the weights at `snapshots`
+    with pytest.raises(pipeline.ParameterError) as err:
+        pipeline.resolve("paper", {"related": {"snapshots": [0, 500]}}, ["related"])
+    assert str(err.value).startswith("parameter 'snapshots' of notebook 'related': got [0, 500]")
+    assert "the wtm chapter's epochs = 400" in str(err.value)
+    # the bound is the other chapter's value in the same build, overrides included
+    with pytest.raises(pipeline.ParameterError, match="wtm chapter's epochs = 100"):
+        pipeline.resolve("paper", {"wtm": {"epochs": 100, "early_epoch": 10}})
+    ok = pipeline.resolve("paper", {"wtm": {"epochs": 600}, "related": {"snapshots": [0, 500]}},
+                          ["wtm", "related"])
+    assert ok["related"]["snapshots"] == [0, 500]
+
+
 def test_library_configurations_are_checked_before_the_kernel():
     # what only the library's dataclasses know (n_pat even, MNIST split sizes)
     with pytest.raises(pipeline.ParameterError, match="^parameter 'n_pat' of notebook 'data'"):

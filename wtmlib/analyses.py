@@ -77,11 +77,6 @@ def reading_row(result, early_epoch: int, summary=None) -> dict:
             **{k: s[k] for k in READING_MEASURES}}
 
 
-def readings_table(results: dict, early_epoch: int) -> pd.DataFrame:
-    """``reading_row`` of each named run (rows in the order given)."""
-    return pd.DataFrame({name: reading_row(r, early_epoch) for name, r in results.items()}).T
-
-
 def sweep_summary(rows: dict) -> pd.DataFrame:
     """Mean and standard deviation over seeds of ``reading_row``s, ``{reading: [row, ...]}``
     -> one row per reading: ``<col>`` (mean) and ``<col> sd`` for every number, and the

@@ -91,6 +91,13 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
     "readings": {"columns_shown": at_least(0)},
 }
 
+# A parameter bounded by another chapter's parameter of the same build, for a chapter
+# that reads or re-runs the other's runs: ``(notebook, parameter) -> (other notebook,
+# its parameter)``; every item lies from 0 to the other's value.
+ACROSS: dict[tuple[str, str], tuple[str, str]] = {
+    ("related", "snapshots"): ("wtm", "epochs"),  # Section 4.1's runs, weights kept
+}
+
 # The library's configuration classes each notebook builds from its parameters (by
 # field name): built here too, so what they refuse is refused before the kernel starts.
 _SYNTHETIC, _MNIST = "wtmlib.data:SyntheticConfig", "wtmlib.mnist:AggregatedMNISTConfig"

@@ -20,7 +20,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from .constraints import CONSTRAINTS, LIBRARY_CONFIGS, Rule
+from .constraints import ACROSS, CONSTRAINTS, LIBRARY_CONFIGS, Rule
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -205,6 +205,22 @@ def resolve(profile: str, overrides: dict[str, dict] | None = None,
     for extra in set(overrides or {}) - set(notebook_names()):
         raise ParameterError(f"-p {extra}.*: notebook {extra!r} does not exist; "
                              f"choose from {notebook_names()}")
-    return {n: check_parameters(n, {**prof.get(n, {}), **(overrides or {}).get(n, {})},
-                                library=library)
-            for n in names}
+    def values(n):
+        return {**prof.get(n, {}), **(overrides or {}).get(n, {})}
+    params = {n: check_parameters(n, values(n), library=library) for n in names}
+    check_across(params, lambda n: check_parameters(n, values(n)))
+    return params
+
+
+def check_across(params: dict[str, dict], other) -> None:
+    """Refuse a value outside ``ACROSS`` (bounded by another chapter's parameter of the
+    same build; ``other(name)`` gives a chapter's parameters not in ``params``)."""
+    for (name, key), (theirs, bound) in ACROSS.items():
+        if name not in params:
+            continue
+        limit = (params.get(theirs) or other(theirs))[bound]
+        value = params[name][key]
+        if any(v > limit for v in value):
+            raise ParameterError(f"parameter {key!r} of notebook {name!r}: got {value!r}; "
+                                 f"allowed: integers from 0 to the {theirs} chapter's "
+                                 f"{bound} = {limit} (this chapter re-runs its runs)")

@@ -14,7 +14,7 @@
 # # Neuron explorer: Figure 3 for any hidden neuron
 #
 # Figures 3 and 6 show four neurons each. Here any hidden neuron of the Section 4.1
-# model (seed 0) and of the Aggregated MNIST model (Appendix A.1, seed 0) can be
+# model (seed 0, under the optimizer reading the Section 4.1 chapter uses) and of the Aggregated MNIST model (Appendix A.1, seed 0) can be
 # picked, by number or by its rank in $|W_2|$, and its four panels are drawn in the
 # page: the mean pre-activation of each pattern's training samples over training, for
 # class 0 (blues) and class 1 (oranges); the final pre-activations of each pattern's
@@ -33,7 +33,7 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 # %% tags=["remove-input"]
 from IPython.display import HTML, display
 
-from wtmlib import chapter, explorer, measures, report, sweeps
+from wtmlib import chapter, explorer, measures, readings, report, sweeps
 from wtmlib.data import pattern_class
 from wtmlib.mnist import AggregatedMNISTConfig, load_aggregated_mnist
 from wtmlib.runs import load_data_of
@@ -45,14 +45,15 @@ report.show_parameters(P)
 
 # %% tags=["hide-input"]
 models = []
-data_cfg, model_cfg, train_cfg = chapter.section4(P4)
+data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)  # Section 4.1's reading
 res = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, [0], "section4")[0]
 data = load_data_of(res)
 models.append(explorer.model_data(
     res["pattern_means_train"], res["hidden.weight"], res["out.weight"][0],
     measures.mean_sign(res), data.x_train.numpy(), data.p_train.numpy(),
     data.y_train.numpy(), pattern_class(data_cfg.n_pat).numpy(),
-    f"Section 4.1 model, data set S ({model_cfg.n_hidden} neurons, seed 0)", max_epochs))
+    f"Section 4.1 model, data set S ({model_cfg.n_hidden} neurons, {reading_name}, seed 0)",
+    max_epochs))
 if mnist:
     m_data_cfg, m_model_cfg, m_train_cfg = chapter.section4(PM, AggregatedMNISTConfig)
     res = sweeps.seed_runs(m_data_cfg, m_model_cfg, m_train_cfg, [0], "mnist")[0]

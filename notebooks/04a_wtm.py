@@ -83,13 +83,9 @@ report.glue("reading_name", reading_name)
 claims.record_reading(reading_name, "chosen by the registered rule" if reading == "chosen"
                       else "set by the reading parameter")
 # every run of this chapter in one go, so the workers share it
+_ = sweeps.prefetch(chapter.wtm_jobs(data_cfg, model_cfg, train_cfg, P), "section4")
 dz_cfg = replace(train_cfg, keep_dz_sign=True)
-d0, t0 = sweeps.seeded(data_cfg, train_cfg, 0)
-same_init = [(replace(d0, noise_seed=1000 + k), model_cfg, t0) for k in range(causal_redraws)]
-new_init = [(d0, model_cfg, replace(t0, seed=1000 + k)) for k in range(causal_redraws)]
-_ = sweeps.prefetch(sweeps.seed_jobs(data_cfg, model_cfg, train_cfg, seeds)
-                    + sweeps.seed_jobs(data_cfg, model_cfg, dz_cfg, range(dz_seeds))
-                    + same_init + new_init, "section4")
+same_init, new_init = chapter.causal_jobs(data_cfg, model_cfg, train_cfg, causal_redraws)
 
 # %% tags=["hide-input"]
 results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")

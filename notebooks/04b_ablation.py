@@ -40,8 +40,6 @@ threads: int = 1  # CPU threads for torch in each process (0: torch's default)
 workers: int = 2  # local worker processes for the missing runs (0 or 1: this process)
 
 # %% tags=["remove-input"]
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 
@@ -58,11 +56,8 @@ plots.style()
 report.show_parameters(P)
 setups = chapter.ablations(data_cfg, model_cfg, train_cfg, ablation_sigmas)
 CONTROL = readings.CONTROL_LINEAR
-grid = {(s, w): (replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w), train_cfg)
-        for s in grid_sigmas for w in widths}
-jobs = [job for d, m, t in setups.values() for job in sweeps.seed_jobs(d, m, t, seeds)]
-jobs += [job for d, m, t in grid.values() for job in sweeps.seed_jobs(d, m, t, range(grid_seeds))]
-_ = sweeps.prefetch(jobs, "section4")
+grid = chapter.ablation_grid(data_cfg, model_cfg, train_cfg, grid_sigmas, widths)
+_ = sweeps.prefetch(chapter.ablation_jobs(data_cfg, model_cfg, train_cfg, P), "section4")
 
 # %% tags=["hide-input"]
 runs = {name: sweeps.seed_runs(d, m, t, seeds, "section4") for name, (d, m, t) in setups.items()}

@@ -55,8 +55,8 @@ seeds4 = list(range(P4["n_seeds"]))
 runs4 = sweeps.seed_runs(data4, model4, train4, seeds4, "section4")
 datas4 = [load_data_of(r) for r in runs4]
 # Section 5.2's coherence reads the weights over training: these seeds re-run keeping them
-snap_runs = sweeps.seed_runs(data4, model4, replace(train4, snapshots=snapshots),
-                             seeds4[:coherence_seeds], "section4")
+snap_runs = [run(*job, "section4") for job in chapter.coherence_jobs(data4, model4, train4, P,
+                                                                      len(seeds4))]
 
 # %% [markdown]
 # ## 1. Learning order of easy and difficult samples

@@ -24,8 +24,10 @@ def built_book(tmp_path_factory):
                     ignore=shutil.ignore_patterns("chapters", ".chapters_staging", "_build"))
     mp = pytest.MonkeyPatch()
     mp.setenv("WTM_RESULTS", str(root / "results"))
-    html = pipeline.build_book("quick", root=root, log=lambda *_: None)
+    lines = []
+    html = pipeline.build_book("quick", root=root, log=lines.append)
     mp.undo()
+    (root / "build.log").write_text("\n".join(map(str, lines)))
     return root, html
 
 
@@ -75,6 +77,30 @@ def test_every_claim_has_a_value_after_the_quick_book(built_book, monkeypatch, c
     page = (root / "_build" / "html" / "book" / "chapters" / "Z_scorecard.html").read_text()
     for r in rows:
         assert r["id"] in page
+
+
+def test_the_explorer_shows_the_section4_chapters_reading(built_book, monkeypatch):
+    # the explorer's Section 4.1 model is the run the wtm chapter's Figure 3 shows
+    from wtmlib import readings
+    root, html = built_book
+    monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
+    name = readings.main(pipeline.resolve("quick", names=["wtm"])["wtm"])[3]
+    page = (html / "book" / "chapters" / "Y_explorer.html").read_text()
+    assert f"neurons, {name}, seed 0)" in page
+
+
+def test_the_plan_trains_every_run_before_any_notebook(built_book, monkeypatch):
+    # the plan lists exactly the runs the notebooks read: none is trained by a notebook
+    # (it would be later, on fewer workers), none is trained that no notebook reads
+    from wtmlib import plan
+    from wtmlib.runs import key_of
+    root, _ = built_book
+    assert "no notebook trained a run" in (root / "build.log").read_text()
+    monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
+    p = plan.Plan(pipeline.resolve("quick", library=True), "quick")
+    planned = {(j.experiment, key_of(*j.configs)) for j in p.first() + p.under_reading()}
+    stored = {(f.parent.name, f.stem) for f in (root / "results").glob("*/*.json")}
+    assert stored == planned
 
 
 def test_parameters_cells_are_hidden(built_book):

@@ -3,6 +3,7 @@
 import copy
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -366,6 +367,22 @@ def test_probe_off_still_reports_test_accuracy(tiny):
     with torch.no_grad():
         acc = ((model(tiny.x_test) > 0).long() == tiny.y_test).float().mean().item()
     assert out.metrics["test_acc"] == pytest.approx(acc)
+
+
+@pytest.mark.parametrize("model_cfg, cfg", [
+    (MODEL, TrainConfig(epochs=5, lr_decay_epoch=3)),
+    (MODEL, TrainConfig(epochs=5, output_layer="sgd", output_lr=3.0, keep_probe_means=False)),
+    (ModelConfig(n_hidden=12, batchnorm=True), TrainConfig(epochs=3, batch_size=100)),
+])
+def test_the_probe_records_and_changes_no_other_number(tiny, model_cfg, cfg):
+    # Section 4's runs train without it: the same weights, records and test accuracy
+    on, off = train(tiny, model_cfg, cfg), train(tiny, model_cfg, replace(cfg, probe=False))
+    probe_keys = {"pattern_means_probe", "history_probe_acc", "history_probe_loss"}
+    assert set(on.arrays) - probe_keys == set(off.arrays)
+    for k in off.arrays:
+        np.testing.assert_array_equal(on.arrays[k], off.arrays[k], err_msg=k)
+    strip = lambda m: {k: v for k, v in m.items() if k != "wall_s"}  # noqa: E731
+    assert strip(on.metrics) == strip(off.metrics)
 
 
 def test_snapshots_store_the_weights_after_the_chosen_epochs(tiny):

@@ -3,7 +3,9 @@
 A chapter's parameters are plain values; ``configs(P, SyntheticConfig, ...)`` hands them
 to the dataclasses whose fields they name, unchanged. ``section3`` and ``section4`` add
 the regime of each section, ``use_execution`` makes the chapter's execution settings
-(threads, workers, stacked models) the process's default.
+(threads, workers, stacked models) the process's default. The ``*_jobs`` functions list
+the ``(data, model, train)`` runs a chapter trains: its notebook and the build's plan
+(``wtmlib.plan``) both call them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import replace
 
 from .config import Execution, ModelConfig, TrainConfig, set_default_execution
 from .data import SyntheticConfig
+from .sweeps import grid_jobs, seed_jobs, seeded
 
 
 def configs(params: dict, *classes):
@@ -34,10 +37,11 @@ def section3(params: dict):
 
 
 def section4(params: dict, data_class=SyntheticConfig):
-    """(data, model, train) configurations of Section 4: Layca, full batch. The probe
-    set's pattern means are not kept (no Section 4 figure shows them)."""
+    """(data, model, train) configurations of Section 4: Layca, full batch. No probe
+    of the test set during training (no Section 4 figure or claim reads the test set
+    over training); the final test accuracy is one evaluation pass, the same number."""
     data_cfg, model_cfg, train_cfg = configs(params, data_class, ModelConfig, TrainConfig)
-    return data_cfg, model_cfg, replace(train_cfg, keep_probe_means=False)
+    return data_cfg, model_cfg, replace(train_cfg, probe=False, keep_probe_means=False)
 
 
 def ablations(data_cfg, model_cfg, train_cfg, sigmas) -> dict:
@@ -57,6 +61,58 @@ def ablations(data_cfg, model_cfg, train_cfg, sigmas) -> dict:
         **{f"less noise (sigma_train={s:g})": (replace(data_cfg, sigma_train=s), model_cfg,
                                                 train_cfg) for s in sigmas},
     }
+
+
+def ablation_grid(data_cfg, model_cfg, train_cfg, sigmas, widths) -> dict:
+    """Section 4.2.2's condition curves: ``{(sigma_train, width): (data, model, train)}``."""
+    return {(s, w): (replace(data_cfg, sigma_train=s), replace(model_cfg, n_hidden=w), train_cfg)
+            for s in sigmas for w in widths}
+
+
+def noise_jobs(params: dict) -> list:
+    """Section 3's runs: Figure 1's grid (every seed and sigma_train) and Figure 2's
+    models (seed 0 at each of ``fig2_sigmas``)."""
+    data_cfg, model_cfg, train_cfg = section3(params)
+    d0, t0 = seeded(data_cfg, train_cfg, 0)
+    return (grid_jobs(data_cfg, model_cfg, train_cfg, params["sigmas_train"],
+                      range(params["n_seeds"]))
+            + [(replace(d0, sigma_train=s), model_cfg, t0) for s in params["fig2_sigmas"]])
+
+
+def causal_jobs(data_cfg, model_cfg, train_cfg, redraws: int) -> tuple[list, list]:
+    """The causal test of "initialization decides": seed 0's run from the same initial
+    weights on ``redraws`` new draws of the training samples (``noise_seed``), and from
+    ``redraws`` new initial weights on the same samples."""
+    d0, t0 = seeded(data_cfg, train_cfg, 0)
+    return ([(replace(d0, noise_seed=1000 + k), model_cfg, t0) for k in range(redraws)],
+            [(d0, model_cfg, replace(t0, seed=1000 + k)) for k in range(redraws)])
+
+
+def wtm_jobs(data_cfg, model_cfg, train_cfg, params: dict) -> list:
+    """Section 4.1's runs under one reading: seeds 0..n_seeds-1, the first ``dz_seeds``
+    again recording sign(dL/dz), and the causal test's runs."""
+    same, new = causal_jobs(data_cfg, model_cfg, train_cfg, params["causal_redraws"])
+    return (seed_jobs(data_cfg, model_cfg, train_cfg, range(params["n_seeds"]))
+            + seed_jobs(data_cfg, model_cfg, replace(train_cfg, keep_dz_sign=True),
+                        range(params["dz_seeds"])) + same + new)
+
+
+def ablation_jobs(data_cfg, model_cfg, train_cfg, params: dict) -> list:
+    """Section 4.2's runs under one reading: every ablation (``ablation_seeds`` seeds)
+    and every condition curve's point (``grid_seeds`` seeds)."""
+    setups = ablations(data_cfg, model_cfg, train_cfg, params["ablation_sigmas"])
+    grid = ablation_grid(data_cfg, model_cfg, train_cfg, params["grid_sigmas"], params["widths"])
+    return ([job for d, m, t in setups.values()
+             for job in seed_jobs(d, m, t, range(params["ablation_seeds"]))]
+            + [job for d, m, t in grid.values()
+               for job in seed_jobs(d, m, t, range(params["grid_seeds"]))])
+
+
+def coherence_jobs(data_cfg, model_cfg, train_cfg, params: dict, n_seeds: int) -> list:
+    """Section 5.2's runs: the first ``coherence_seeds`` of Section 4.1's ``n_seeds``
+    seeds again, keeping the weights at ``snapshots``."""
+    return seed_jobs(data_cfg, model_cfg, replace(train_cfg, snapshots=params["snapshots"]),
+                     range(min(params["coherence_seeds"], n_seeds)))
 
 
 def use_execution(params: dict) -> Execution:

@@ -198,7 +198,7 @@ def run_notebooks(params: dict[str, dict], out_dir: Path = CHAPTERS, profile: st
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if not trained:
-        log("[wtm] nothing trained: every run came from the results cache")
+        log("[wtm] no notebook trained a run: every run came from the results cache")
     return times
 
 
@@ -232,6 +232,14 @@ def build_html(root: Path = ROOT, log=print) -> Path:
     return html
 
 
+def train_plan(params: dict[str, dict], profile: str, log=print) -> int:
+    """Train the runs the chapters of ``params`` need, in one pool (``wtmlib.plan``;
+    imported here, so that checking parameters needs no torch)."""
+    from .plan import train  # noqa: PLC0415
+
+    return train(params, profile, log=log)
+
+
 def run_chapters(profile: str = "paper", overrides: dict | None = None, names=None,
                  root: Path | None = None, log=print) -> dict[str, float]:
     """``wtm run``: check the parameters, then execute the chapters under the build lock
@@ -239,6 +247,7 @@ def run_chapters(profile: str = "paper", overrides: dict | None = None, names=No
     root = root or ROOT
     params = resolve(profile, overrides, names, library=True)
     with build_lock(root):
+        train_plan(params, profile, log=log)
         return run_notebooks(params, root / "book" / "chapters", profile, log, root)
 
 
@@ -246,7 +255,8 @@ def build_book(profile: str = "paper", overrides: dict | None = None, names=None
                root: Path | None = None, log=print) -> Path:
     """Run every notebook with ``profile`` and build the HTML book under ``root``.
 
-    Parameters are checked first (nothing runs if one is refused). Notebooks run into
+    Parameters are checked first (nothing runs if one is refused); the runs every
+    chapter needs are trained next, in one pool (``wtmlib.plan``). Notebooks run into
     a staging folder; the executed chapters and the HTML book are replaced only when
     every notebook and the build succeed, so a failure leaves the previous book in
     place. One build at a time per checkout (``build_lock``).
@@ -255,6 +265,7 @@ def build_book(profile: str = "paper", overrides: dict | None = None, names=None
     params = resolve(profile, overrides, names, library=True)
     chapters = root / "book" / "chapters"
     with build_lock(root):
+        train_plan(params, profile, log=log)
         times = run_notebooks(params, chapters, profile, log, root)
         missing = [n for n in notebook_names()
                    if not (chapters / source_path(n).with_suffix(".ipynb").name).exists()]

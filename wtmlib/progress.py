@@ -109,7 +109,8 @@ class _Null:
 
 # ------------------------------------------------------------------------- terminal side
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` for a reader: "42 s", "3 min 05 s", "1 h 07 min"."""
     seconds = max(0, int(round(seconds)))
     if seconds < 60:
         return f"{seconds} s"
@@ -203,13 +204,13 @@ class Follower:
             if rate:
                 parts.append(f"{rate:.2f} epochs/s" if rate >= 0.1 else f"{1 / rate:.0f} s/epoch")
                 if total:
-                    parts.append(f"ETA {_duration((total - e['n']) / rate)}")
+                    parts.append(f"ETA {duration((total - e['n']) / rate)}")
             if e["postfix"]:
                 parts.append(f"({e['postfix']})")
         elif self.runs and self.runs["n"] and self.runs["elapsed"] > 0:  # worker processes
             r = self.runs
             parts.append(f"{r['elapsed'] / r['n']:.0f} s/run ETA "
-                         f"{_duration((r['total'] - r['n']) * r['elapsed'] / r['n'])}")
+                         f"{duration((r['total'] - r['n']) * r['elapsed'] / r['n'])}")
         elif self.runs:
             parts.append("starting")
         return " ".join(parts)

@@ -48,9 +48,10 @@ def seed_jobs(data_cfg, model_cfg, train_cfg, seeds) -> list:
     return [(d, model_cfg, t) for d, t in (seeded(data_cfg, train_cfg, s) for s in seeds)]
 
 
-def _compute(data_cfg, model_cfg, train_cfg, experiment, root, execution) -> str:
-    """Worker side of ``prefetch``: train and store one run; return only its key (the
-    arrays stay in the results folder instead of travelling back)."""
+def store_run(data_cfg, model_cfg, train_cfg, experiment, root, execution) -> str:
+    """Worker side of ``prefetch`` and of the build's plan (``wtmlib.plan``): train and
+    store one run; return only its key (the arrays stay in the results folder instead
+    of travelling back)."""
     return run(data_cfg, model_cfg, train_cfg, experiment, root=root, execution=execution).key
 
 
@@ -125,7 +126,7 @@ def prefetch(jobs: list, experiment: str, execution: Execution | None = None,
     with (contextlib.nullcontext(executor) if executor is not None
           else local_pool(execution.workers)) as pool:
         if pool is not None:
-            futures = [pool.submit(_compute, *job, experiment, str(root), execution)
+            futures = [pool.submit(store_run, *job, experiment, str(root), execution)
                        for job, _ in todo]
             for future in futures:
                 future.result()  # re-raises a worker's error here
@@ -158,6 +159,13 @@ class NoiseGrid:
         return self.acc.mean(0)
 
 
+def grid_jobs(data_cfg, model_cfg, train_cfg, sigmas_train, seeds) -> list:
+    """``(data, model, train)`` of every (seed, sigma_train) model of ``noise_grid``."""
+    return [(replace(d, sigma_train=s), model_cfg, t)
+            for d, t in (seeded(data_cfg, train_cfg, seed) for seed in seeds)
+            for s in sigmas_train]
+
+
 def noise_grid(data_cfg: SyntheticConfig, model_cfg: ModelConfig, train_cfg: TrainConfig,
                sigmas_train, sigmas_test, seeds, experiment: str = "noise",
                execution: Execution | None = None, executor=None) -> NoiseGrid:
@@ -165,10 +173,8 @@ def noise_grid(data_cfg: SyntheticConfig, model_cfg: ModelConfig, train_cfg: Tra
     ``execution``, ``executor``: how missing runs are computed (``prefetch``)."""
     execution = execution or default_execution()
     progress = execution.progress
-    jobs = [(replace(d, sigma_train=s), model_cfg, t)
-            for d, t in (seeded(data_cfg, train_cfg, seed) for seed in seeds)
-            for s in sigmas_train]
-    prefetch(jobs, experiment, execution, executor)
+    prefetch(grid_jobs(data_cfg, model_cfg, train_cfg, sigmas_train, seeds), experiment,
+             execution, executor)
     shape = (len(seeds), len(sigmas_train))
     acc = np.zeros(shape + (len(sigmas_test),))
     epochs, hit, wall = np.zeros(shape, int), np.zeros(shape, bool), np.zeros(shape)

@@ -62,3 +62,18 @@ def test_a_failing_run_stops_the_build_before_any_notebook(tmp_path, monkeypatch
         pipeline.run_chapters("quick", {"noise": {**TINY, "workers": workers}}, ["noise"],
                               root=tmp_path, log=lambda *_: None)
     assert not ran
+
+
+def test_the_eta_rates_each_chapter_by_its_own_finished_runs(monkeypatch):
+    # a run that stops once it fits is listed at its bound of epochs: its chapter's
+    # measured seconds per unit of cost, not another chapter's, must price the rest
+    monkeypatch.setattr(plan, "cost", lambda job: job.configs[0])
+    lines = []
+    status = plan._Status(lines.append, every_s=0, workers=2)
+    a1, a2, b = plan.Job("a", "x", (10.0,)), plan.Job("a", "x", (10.0,)), plan.Job("b", "x", (100.0,))
+    status.add([a1, a2, b])
+    status.done(a1, 5.0)  # a: 0.5 s per unit; b, none finished yet, at the mean
+    assert status.eta() == pytest.approx((10 * 0.5 + 100 * 0.5) / 2)
+    status.done(b, 20.0)  # b: 0.2 s per unit, and nothing of b is left
+    assert status.eta() == pytest.approx(10 * 0.5 / 2)
+    assert "run 2/3 (b)" in lines[-1] and lines[-1].endswith("ETA 2 s")  # 2.5 s, rounded

@@ -40,7 +40,9 @@ class Job(NamedTuple):
 
 
 def cost(job: Job) -> float:
-    """Multiply-adds of one epoch's forward pass times the epochs: the order of the pool."""
+    """Multiply-adds of one epoch's forward pass times the epochs (the bound, for a run
+    that stops once it fits): the order of the pool, and the ETA's weight of a run
+    within its chapter."""
     data, model, train = job.configs
     return data.n_train * getattr(data, "n_dim", 784) * model.n_hidden * train.epochs
 
@@ -134,23 +136,28 @@ def train(params: dict[str, dict], profile: str = "paper", root=None, log=print,
     with local_pool(workers) as pool:
         if pool is None:
             for job in first:
-                run(*job.configs, job.experiment, root=root, execution=plan.execution(job.chapter))
-                status.done(job)
+                status.done(job, _train_here(job, plan, root))
             second = missing(plan.under_reading(), plan, root, seen) if later else []
             status.add(second)
             for job in second:
-                run(*job.configs, job.experiment, root=root, execution=plan.execution(job.chapter))
-                status.done(job)
+                status.done(job, _train_here(job, plan, root))
         else:
             _train_in(pool, workers, plan, first, later, seen, status, root)
     status.finish()
     return status.n_done
 
 
+def _train_here(job: Job, plan: Plan, root) -> float:
+    """Train one job in this process; its training seconds."""
+    res = run(*job.configs, job.experiment, root=root, execution=plan.execution(job.chapter))
+    return res.metrics.get("wall_s", 0.0)
+
+
 def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: set,
               status: "_Status", root) -> None:
-    """``train`` on a pool: the sweep first, the runs under the chosen reading submitted
-    as soon as the sweep is stored (the other first runs keep the workers busy)."""
+    """``train`` on a pool: one run of each other chapter (so that the ETA knows its
+    rate early), the sweep, the other first runs; the runs under the chosen reading are
+    submitted as soon as the sweep is stored (the other first runs keep the workers busy)."""
     def submit(jobs):
         out = {}
         for job in jobs:
@@ -160,8 +167,12 @@ def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: se
             out[pool.submit(store_run, *job.configs, job.experiment,
                             str(root or cache.results_root()), e)] = job
         return out
+    others = [j for j in first if j.chapter != "wtm"]
+    probes = list({j.chapter: j for j in reversed(others)}.values())  # each one's longest
+    pending = submit(probes)
     sweep = submit([j for j in first if j.chapter == "wtm"])
-    pending = {**sweep, **submit([j for j in first if j.chapter != "wtm"])}
+    pending.update(sweep)
+    pending.update(submit([j for j in others if j not in probes]))
     try:
         while True:
             if later and not sweep:  # the sweep is stored: the reading is known
@@ -173,8 +184,8 @@ def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: se
                 return
             done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
             for future in done:
-                future.result()  # a worker's error stops the build here
-                status.done(pending.pop(future))
+                _, wall_s = future.result()  # a worker's error stops the build here
+                status.done(pending.pop(future), wall_s)
                 sweep.pop(future, None)
     except BaseException:
         for future in pending:
@@ -183,36 +194,47 @@ def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: se
 
 
 class _Status:
-    """Progress of the build's training on ``log``: run i of n, the chapter, ETA from
-    the cost done so far (the runs under the chosen reading are counted once listed)."""
+    """Progress of the build's training on ``log``: run i of n, the chapter, and an ETA:
+    the cost left in each chapter at the seconds per unit of cost its finished runs took
+    (the mean over all finished runs for a chapter with none yet), over the workers.
+    The runs under the chosen reading are counted once they are listed."""
 
     def __init__(self, log, every_s: float, workers: int):
         self.log, self.every_s, self.workers = log, every_s, max(workers, 1)
         self.n_total = self.n_done = 0
-        self.cost_total = self.cost_done = 0.0
+        self.left: dict[str, float] = {}  # chapter: cost not yet trained
+        self.spent: dict[str, list] = {}  # chapter: [training seconds, cost] trained
         self.start, self.last = time.monotonic(), -1e9
 
     def add(self, jobs: list[Job], later: bool = False) -> None:
         self.n_total += len(jobs)
-        self.cost_total += sum(map(cost, jobs))
+        for job in jobs:
+            self.left[job.chapter] = self.left.get(job.chapter, 0.0) + cost(job)
         if jobs or later:
             chapters = sorted({j.chapter for j in jobs})
             more = " (and the runs under the chosen reading, once the sweep is stored)" if later else ""
             self.log(f"[wtm] training {len(jobs)} run(s) for {', '.join(chapters) or 'no chapter'}"
                      f" on {self.workers} worker(s){more}")
 
-    def done(self, job: Job) -> None:
+    def eta(self) -> float:
+        """Seconds until the listed runs are trained, at the rates measured so far."""
+        seconds, costs = (sum(v[i] for v in self.spent.values()) for i in (0, 1))
+        mean = seconds / costs if costs else 0.0
+        rate = {c: s / k if k else mean for c, (s, k) in self.spent.items()}
+        return sum(left * rate.get(c, mean) for c, left in self.left.items()) / self.workers
+
+    def done(self, job: Job, wall_s: float) -> None:
         self.n_done += 1
-        self.cost_done += cost(job)
+        self.left[job.chapter] -= cost(job)
+        spent = self.spent.setdefault(job.chapter, [0.0, 0.0])
+        spent[0] += wall_s
+        spent[1] += cost(job)
         now = time.monotonic()
         if now - self.last >= self.every_s or self.n_done == self.n_total:
             self.last = now
-            elapsed = now - self.start
-            eta = elapsed * (self.cost_total - self.cost_done) / self.cost_done
             self.log(f"[wtm]   training: run {self.n_done}/{self.n_total} ({job.chapter}), "
-                     f"{duration(elapsed)} so far, ETA {duration(eta)}")
+                     f"{duration(now - self.start)} so far, ETA {duration(self.eta())}")
 
     def finish(self) -> None:
         if self.n_done:
             self.log(f"[wtm] trained {self.n_done} run(s) in {duration(time.monotonic() - self.start)}")
-

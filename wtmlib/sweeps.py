@@ -48,11 +48,12 @@ def seed_jobs(data_cfg, model_cfg, train_cfg, seeds) -> list:
     return [(d, model_cfg, t) for d, t in (seeded(data_cfg, train_cfg, s) for s in seeds)]
 
 
-def store_run(data_cfg, model_cfg, train_cfg, experiment, root, execution) -> str:
+def store_run(data_cfg, model_cfg, train_cfg, experiment, root, execution) -> tuple[str, float]:
     """Worker side of ``prefetch`` and of the build's plan (``wtmlib.plan``): train and
-    store one run; return only its key (the arrays stay in the results folder instead
-    of travelling back)."""
-    return run(data_cfg, model_cfg, train_cfg, experiment, root=root, execution=execution).key
+    store one run; return only its key and training seconds (the arrays stay in the
+    results folder instead of travelling back)."""
+    res = run(data_cfg, model_cfg, train_cfg, experiment, root=root, execution=execution)
+    return res.key, res.metrics.get("wall_s", 0.0)
 
 
 def local_pool(workers: int):

@@ -168,11 +168,11 @@ def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: se
                             str(root or cache.results_root()), e)] = job
         return out
     others = [j for j in first if j.chapter != "wtm"]
-    probes = list({j.chapter: j for j in reversed(others)}.values())  # each one's longest
-    pending = submit(probes)
+    pilots = list({j.chapter: j for j in reversed(others)}.values())  # each one's longest
+    pending = submit(pilots)
     sweep = submit([j for j in first if j.chapter == "wtm"])
     pending.update(sweep)
-    pending.update(submit([j for j in others if j not in probes]))
+    pending.update(submit([j for j in others if j not in pilots]))
     try:
         while True:
             if later and not sweep:  # the sweep is stored: the reading is known

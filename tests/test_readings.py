@@ -120,6 +120,20 @@ def test_a_reading_has_its_own_claims_folder(results):
     assert not scorecard.is_preview("paper@w2-lr-3-b2-frozen")
 
 
+def test_a_mean_with_a_seed_that_never_crossed_says_so(results):
+    """An infinite mean over seeds is "never in some seed" with the per-seed values beside
+    it on the readings page; one seed that never crossed is "never"."""
+    claims.record_seeds("F5-crossing", [math.inf, 31, 32], note="crossing per seed: never, 31, 32")
+    claims.record_seeds("F5-crossing", [math.inf], note="crossing per seed: never",
+                        profile="paper@w2-lr-3-b2-frozen")
+    rows = {p: {r["id"]: r for r in claims.table(p)}["F5-crossing"]
+            for p in ("paper", "paper@w2-lr-3-b2-frozen")}
+    assert scorecard.format_value(rows["paper"]) == "never in some seed (n=3)"
+    assert scorecard.format_value(rows["paper@w2-lr-3-b2-frozen"]) == "never (n=1)"
+    page = scorecard.readings_html({"main": "paper", "W2 lr 3": "paper@w2-lr-3-b2-frozen"}, {})
+    assert "(crossing per seed: never, 31, 32)" in page and "(crossing per seed: never)" in page
+
+
 def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
     """The evidence functions on two tiny stored runs: every Section 4.1 claim with its
     null from the same runs at initialization, the Figure 5 timing with 'never' as

@@ -12,13 +12,17 @@ from .claims import (BY_CONSTRUCTION, CLAIMS, MISSING, NOT, PARTLY, REPRODUCED, 
 
 
 def format_value(row: dict) -> str:
+    """Mean ± sd, unit and n. An infinite mean over several seeds means that at least one
+    seed never got there (``claims.record_seeds``), not that none did: it reads so."""
     if row["value"] is None:
         return "-"
     v = row["value"]
-    text = "never" if math.isinf(v) else f"{v:.3g}"
+    text = (("never" if (row["n"] or 1) == 1 else "never in some seed") if math.isinf(v)
+            else f"{v:.3g}")
     if row["sd"] is not None and math.isfinite(row["sd"]) and row["n"] and row["n"] > 1:
         text += f" ± {row['sd']:.2g}"
-    return f"{text} {row['unit']}".strip() + (f" (n={row['n']})" if row["n"] else "")
+    unit = "" if math.isinf(v) else row["unit"]
+    return f"{text} {unit}".strip() + (f" (n={row['n']})" if row["n"] else "")
 
 
 def format_null(row: dict) -> str:
@@ -94,6 +98,13 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
 
 
+def _seeds_html(row: dict) -> str:
+    """A value that is not a mean (some seed never got there): its per-seed note."""
+    v = row["value"]
+    return (f"<br><small>({html.escape(row['note'])})</small>"
+            if v is not None and math.isinf(v) and row["note"] else "")
+
+
 def readings_html(columns: dict, same: dict) -> str:
     """Every claim (rows) under several readings (columns ``{title: profile}``): value and
     verdict, or ``same[claim_id]`` (why the reading does not enter it) where given."""
@@ -104,8 +115,9 @@ def readings_html(columns: dict, same: dict) -> str:
         if c.id in same:
             cells = [f'<td colspan="{len(columns)}"><small>{html.escape(same[c.id])}</small></td>']
         else:
-            cells = [f"<td>{format_value(t[c.id])}<br>{_verdict_html(t[c.id]['verdict'], preview)}"
-                     "</td>" if t[c.id]["verdict"] != MISSING else "<td><small>not run</small></td>"
+            cells = [f"<td>{format_value(t[c.id])}{_seeds_html(t[c.id])}<br>"
+                     f"{_verdict_html(t[c.id]['verdict'], preview)}</td>"
+                     if t[c.id]["verdict"] != MISSING else "<td><small>not run</small></td>"
                      for t in tables.values()]
         body.append(f'<tr><td><a href="{c.chapter}.html">{c.id}</a></td>{"".join(cells)}</tr>')
     return ('<div class="wtm-scroll"><table class="table wtm-readings" style="font-size:85%">'

@@ -77,3 +77,18 @@ def test_the_eta_rates_each_chapter_by_its_own_finished_runs(monkeypatch):
     status.done(b, 20.0)  # b: 0.2 s per unit, and nothing of b is left
     assert status.eta() == pytest.approx(10 * 0.5 / 2)
     assert "run 2/3 (b)" in lines[-1] and lines[-1].endswith("ETA 2 s")  # 2.5 s, rounded
+
+
+def test_the_eta_rates_each_kind_of_run_by_its_own_finished_runs(monkeypatch):
+    # within one chapter a narrow model takes far more seconds per unit of cost than a
+    # wide one: once one narrow run is finished, it, not the wide runs, prices the others
+    monkeypatch.setattr(plan, "cost", lambda job: job.configs[0])
+    status = plan._Status(lambda *_: None, every_s=0, workers=1)
+    wide = [plan.Job("a", "x", (100.0, "wide")) for _ in range(2)]
+    narrow = [plan.Job("a", "x", (1.0, "narrow")) for _ in range(3)]
+    status.add(wide + narrow)
+    status.done(wide[0], 50.0)  # 0.5 s per unit: the chapter's rate prices both kinds
+    assert status.eta() == pytest.approx(100 * 0.5 + 3 * 0.5)
+    status.done(narrow[0], 10.0)  # 10 s per unit for the narrow kind
+    assert status.eta() == pytest.approx(100 * 0.5 + 2 * 10.0)
+    assert plan.kind(wide[0]) != plan.kind(narrow[0]) == plan.kind(narrow[1])

@@ -47,6 +47,14 @@ def cost(job: Job) -> float:
     return data.n_train * getattr(data, "n_dim", 784) * model.n_hidden * train.epochs
 
 
+def kind(job: Job) -> tuple:
+    """The runs the ETA prices alike: one chapter, one model (width, activation, ...).
+    Seconds are not proportional to ``cost`` across models: a 1-wide run of the ablation
+    chapter costs 1/1000 of a 1000-wide one and takes about 1/50 of its seconds, and a
+    linear model trains faster than its multiply-adds say."""
+    return (job.chapter, *job.configs[1:2])
+
+
 class Plan:
     """The jobs of the chapters in ``params`` (``{chapter: parameters}``); a chapter's
     parameters not in ``params`` come from ``profile`` (as ``chapter_parameters`` does)."""
@@ -195,21 +203,22 @@ def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: se
 
 class _Status:
     """Progress of the build's training on ``log``: run i of n, the chapter, and an ETA:
-    the cost left in each chapter at the seconds per unit of cost its finished runs took
-    (the mean over all finished runs for a chapter with none yet), over the workers.
-    The runs under the chosen reading are counted once they are listed."""
+    the cost left of each kind of run (``kind``) at the seconds per unit of cost its
+    finished runs took; a kind with none finished yet at its chapter's rate, a chapter
+    with none at the mean over all finished runs; over the workers. The runs under the
+    chosen reading are counted once they are listed."""
 
     def __init__(self, log, every_s: float, workers: int):
         self.log, self.every_s, self.workers = log, every_s, max(workers, 1)
         self.n_total = self.n_done = 0
-        self.left: dict[str, float] = {}  # chapter: cost not yet trained
-        self.spent: dict[str, list] = {}  # chapter: [training seconds, cost] trained
+        self.left: dict[tuple, float] = {}  # kind: cost not yet trained
+        self.spent: dict[tuple, list] = {}  # kind: [training seconds, cost] trained
         self.start, self.last = time.monotonic(), -1e9
 
     def add(self, jobs: list[Job], later: bool = False) -> None:
         self.n_total += len(jobs)
         for job in jobs:
-            self.left[job.chapter] = self.left.get(job.chapter, 0.0) + cost(job)
+            self.left[kind(job)] = self.left.get(kind(job), 0.0) + cost(job)
         if jobs or later:
             chapters = sorted({j.chapter for j in jobs})
             more = " (and the runs under the chosen reading, once the sweep is stored)" if later else ""
@@ -218,15 +227,23 @@ class _Status:
 
     def eta(self) -> float:
         """Seconds until the listed runs are trained, at the rates measured so far."""
-        seconds, costs = (sum(v[i] for v in self.spent.values()) for i in (0, 1))
-        mean = seconds / costs if costs else 0.0
-        rate = {c: s / k if k else mean for c, (s, k) in self.spent.items()}
-        return sum(left * rate.get(c, mean) for c, left in self.left.items()) / self.workers
+        def rate(spent: list) -> float | None:  # seconds per unit of cost, None: unknown
+            seconds, costs = (sum(v[i] for v in spent) for i in (0, 1))
+            return seconds / costs if costs else None
+
+        def rate_of(k: tuple) -> float:
+            for r in (rate([self.spent[k]] if k in self.spent else []),
+                      rate([v for j, v in self.spent.items() if j[0] == k[0]]),
+                      rate(list(self.spent.values()))):
+                if r is not None:
+                    return r
+            return 0.0
+        return sum(left * rate_of(k) for k, left in self.left.items()) / self.workers
 
     def done(self, job: Job, wall_s: float) -> None:
         self.n_done += 1
-        self.left[job.chapter] -= cost(job)
-        spent = self.spent.setdefault(job.chapter, [0.0, 0.0])
+        self.left[kind(job)] -= cost(job)
+        spent = self.spent.setdefault(kind(job), [0.0, 0.0])
         spent[0] += wall_s
         spent[1] += cost(job)
         now = time.monotonic()

@@ -49,9 +49,9 @@ def cost(job: Job) -> float:
 
 def kind(job: Job) -> tuple:
     """The runs the ETA prices alike: one chapter, one model (width, activation, ...).
-    Seconds are not proportional to ``cost`` across models: a 1-wide run of the ablation
-    chapter costs 1/1000 of a 1000-wide one and takes about 1/50 of its seconds, and a
-    linear model trains faster than its multiply-adds say."""
+    Seconds are not proportional to ``cost`` across models: a narrow model's epoch has
+    work that does not scale with its width, and a linear one trains faster than its
+    multiply-adds say (the speed page has the figures)."""
     return (job.chapter, *job.configs[1:2])
 
 

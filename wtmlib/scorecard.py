@@ -64,8 +64,7 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             *(["paper profile"] if with_paper else [])]
     body = []
     for r in rows:
-        ours = format_value(r) + (f" <br><small>({html.escape(r['note'])})</small>"
-                                  if r["note"] else "")
+        ours = format_value(r) + _note_html(r)
         if r["profile"] and r["profile"] != profile:
             ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
         said = f"<i>“{html.escape(r['quote'])}”</i>" + (
@@ -98,11 +97,15 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
 
 
+def _note_html(row: dict) -> str:
+    """A claim's note (its per-seed values, its null's origin) under its value."""
+    return f"<br><small>({html.escape(row['note'])})</small>" if row["note"] else ""
+
+
 def _seeds_html(row: dict) -> str:
     """A value that is not a mean (some seed never got there): its per-seed note."""
     v = row["value"]
-    return (f"<br><small>({html.escape(row['note'])})</small>"
-            if v is not None and math.isinf(v) and row["note"] else "")
+    return _note_html(row) if v is not None and math.isinf(v) else ""
 
 
 def readings_html(columns: dict, same: dict) -> str:

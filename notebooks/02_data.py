@@ -40,11 +40,12 @@ n_projection: int = 3000  # samples in the 2-D projection
 import numpy as np
 import torch
 
-from wtmlib import plots, report
+from wtmlib.book import plots, report
 from wtmlib.data import SyntheticConfig, difficulty, make_synthetic
+from wtmlib.results import experiments
 
 P = report.parameters("data", globals())
-cfg = report.configs(P, SyntheticConfig)
+cfg = experiments.configs(P, SyntheticConfig)
 plots.style()
 report.show_parameters(P)
 

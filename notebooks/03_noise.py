@@ -52,14 +52,18 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
+from wtmlib.analysis import tables
+from wtmlib.book import plots, report
+from wtmlib.claims import store
+from wtmlib.results import experiments, pool
 from wtmlib.data import pattern_class
-from wtmlib.runs import run
-from wtmlib.stats import spearman
+from wtmlib.results.runs import run
+from wtmlib.analysis.stats import spearman
+from wtmlib.analysis import signs
 
 P = report.parameters("noise", globals())
-data_cfg, model_cfg, train_cfg = chapter.section3(P)
-chapter.use_execution(P)
+data_cfg, model_cfg, train_cfg = experiments.section3(P)
+experiments.use_execution(P)
 seeds = list(range(n_seeds))
 plots.style()
 report.show_parameters(P)
@@ -71,7 +75,7 @@ report.show_parameters(P)
 # retrains, and an interrupted sweep resumes where it stopped.
 
 # %% tags=["hide-input"]
-grid = sweeps.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds)
+grid = experiments.noise_grid(data_cfg, model_cfg, train_cfg, sigmas_train, sigmas_test, seeds)
 report.figure(
     plots.accuracy_heatmap(grid.mean_acc(), sigmas_train, sigmas_test, grid.hit_max,
                            grid.acc.std(0, ddof=1) if len(seeds) > 1 else None),
@@ -117,7 +121,7 @@ report.glue("n_models", int(grid.hit_max.size))
 # axis, next to the seed spread (standard deviation over seeds at the best cell).
 
 # %% tags=["hide-input"]
-best = pd.DataFrame(sweeps.best_sigma_train(grid)).set_index("sigma_test")
+best = pd.DataFrame(experiments.best_sigma_train(grid)).set_index("sigma_test")
 display((best.assign(best_acc=100 * best.best_acc, margin=100 * best.margin,
                      seed_sd=100 * best.seed_sd)).round(2))
 moderate = best.best_sigma_train.between(0.3, 0.5)
@@ -138,8 +142,8 @@ report.glue("flat_sentence", (
 lowest = grid.mean_acc()[:, 0]  # every sigma_train at the lowest sigma_test
 report.glue("lowest_test", f"{sigmas_test[0]:g}")
 report.glue("lowest_range", f"{100 * lowest.min():.1f}-{100 * lowest.max():.1f}")
-report.glue("verdict_F1", claims.verdict("F1-best-sigma", float(moderate.mean())))
-claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
+report.glue("verdict_F1", store.verdict("F1-best-sigma", float(moderate.mean())))
+store.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
               note="best sigma_train per sigma_test: " + ", ".join(
                   f"{t:g}->{b:g}" for t, b in best.best_sigma_train.items()))
 
@@ -167,19 +171,19 @@ claims.record("F1-best-sigma", float(moderate.mean()), n=len(seeds),
 classes = pattern_class(data_cfg.n_pat).numpy()
 fig2 = {}
 for s in fig2_sigmas:
-    d_cfg, t_cfg = sweeps.seeded(data_cfg, train_cfg, seeds[0])
+    d_cfg, t_cfg = pool.seeded(data_cfg, train_cfg, seeds[0])
     fig2[s] = run(replace(d_cfg, sigma_train=s), model_cfg, t_cfg, "noise")
 panels = []
 f2 = {0.4: ("F2-acc-generalizing", "not measured (not in this grid)", "n/a"),
       1.2: ("F2-acc-memorizing", "not measured (not in this grid)", "n/a")}
 for s, res in fig2.items():
-    top = measures.top_neurons(res["out.weight"], n_neurons_shown)
+    top = signs.top_neurons(res["out.weight"], n_neurons_shown)
     acc = res.metrics["test_acc"]
     report.glue(f"fig2_acc_{s:g}", 100 * acc, ".1f")
     if s in (0.4, 1.2) and 0.4 in sigmas_test and s in sigmas_train:
         cell = 100 * grid.acc[:, sigmas_train.index(s), sigmas_test.index(0.4)]
         cid = "F2-acc-generalizing" if s == 0.4 else "F2-acc-memorizing"
-        verdict = claims.record_seeds(cid, cell, note="sigma_test=0.4, SGD until fit")
+        verdict = store.record_seeds(cid, cell, note="sigma_test=0.4, SGD until fit")
         f2[s] = (cid, verdict, f"{cell.mean():.1f}")
     panels.append([(res["pattern_means_probe"][:, n, :],
                     f"sigma_train={s:g} ({100 * acc:.1f}%), neuron #{r + 1} by |W2|")
@@ -210,7 +214,7 @@ report.figure(plots.trajectory_grid([row[1:] for row in panels], classes),
 # A ratio well above 1 means the neuron spreads the patterns of that class apart.
 
 # %% tags=["hide-input"]
-spread = analyses.spread_table({f"sigma_train={s:g}": res for s, res in fig2.items()}, classes)
+spread = tables.spread_table({f"sigma_train={s:g}": res for s, res in fig2.items()}, classes)
 display(spread.round(2))
 for s in fig2_sigmas:
     r = spread.loc[f"sigma_train={s:g}"]

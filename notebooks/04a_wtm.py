@@ -29,11 +29,11 @@
 # 5. the mean derivative sign **correlates with the class**.
 #
 # Each claim is measured below over **all** neurons and several seeds, with the
-# measures of `wtmlib.measures` (formulas in the table further down).
+# measures of `wtmlib.analysis.measures` (formulas in the table further down).
 #
 # The paper does not say at which rate the output layer learns, nor whether Layca
 # rotates it (Section 2.2). The readings chapter sweeps these settings, and a rule
-# registered before the sweep (`wtmlib.reading_rule.RULE`, logged in the registry) chooses one. This chapter
+# registered before the sweep (`wtmlib.claims.reading_rule.RULE`, logged in the registry) chooses one. This chapter
 # uses that reading: **{glue:text}`reading_name`**.
 
 # %% tags=["parameters"]
@@ -68,27 +68,33 @@ from dataclasses import replace
 
 import numpy as np
 
-from wtmlib import analyses, chapter, claims, evidence, measures, plots, readings, report, sweeps
+from wtmlib.analysis import measures, tables
+from wtmlib.book import plots, report
+from wtmlib.claims import evidence, readings, store
+from wtmlib.results import experiments, pool
 from wtmlib.data import pattern_class
-from wtmlib.runs import load_data_of
+from wtmlib.results.runs import load_data_of
+from wtmlib.analysis import signs
+from wtmlib.claims import reading_rule
+from wtmlib.results import runs
 
 P = report.parameters("wtm", globals())
-chapter.use_execution(P)
+experiments.use_execution(P)
 data_cfg, model_cfg, train_cfg, reading_name, reading_cfgs = readings.main(P)
 seeds = list(range(n_seeds))
 classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 report.glue("reading_name", reading_name)
-claims.record_reading(reading_name, "chosen by the registered rule" if reading == "chosen"
+store.record_reading(reading_name, "chosen by the registered rule" if reading == "chosen"
                       else "set by the reading parameter")
 # every run of this chapter in one go, so the workers share it
-_ = sweeps.prefetch(chapter.wtm_jobs(data_cfg, model_cfg, train_cfg, P), "section4")
+_ = pool.prefetch(experiments.wtm_jobs(data_cfg, model_cfg, train_cfg, P), "section4")
 dz_cfg = replace(train_cfg, keep_dz_sign=True)
-same_init, new_init = chapter.causal_jobs(data_cfg, model_cfg, train_cfg, causal_redraws)
+same_init, new_init = experiments.causal_jobs(data_cfg, model_cfg, train_cfg, causal_redraws)
 
 # %% tags=["hide-input"]
-results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
+results = pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
 acc = np.array([r.metrics["test_acc"] for r in results])
 report.glue("acc_mean", 100 * acc.mean(), ".1f")
 report.glue("acc_sd", 100 * acc.std(ddof=1) if len(acc) > 1 else 0.0, ".1f")
@@ -107,11 +113,11 @@ report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), "
 # %% tags=["hide-input"]
 res = results[0]
 data = load_data_of(res)
-neurons = measures.top_neurons(res["out.weight"], n_neurons_shown)
+neurons = signs.top_neurons(res["out.weight"], n_neurons_shown)
 final_cols = [int(np.flatnonzero(res["final_neurons"] == n)[0]) for n in neurons]
 report.figure(
     plots.wtm_figure(res["pattern_means_train"], res["final_pre"][:, final_cols],
-                     measures.mean_sign(res), data.p_train.numpy(), data.y_train.numpy(), classes,
+                     signs.mean_sign(res), data.p_train.numpy(), data.y_train.numpy(), classes,
                      neurons, res["out.weight"]),
     "Figure 3 re-made (seed 0). Rows 1-2: mean pre-activation of each pattern's "
     "training samples over training, class 0 (blues) and class 1 (oranges). Row 3: "
@@ -140,8 +146,8 @@ report.figure(
 # standard deviation over seeds.
 
 # %% tags=["hide-input"]
-table = analyses.wtm_table(results, early_epoch)
-summary = analyses.mean_sd(table)
+table = tables.wtm_table(results, early_epoch)
+summary = tables.mean_sd(table)
 display(summary.round(3))
 S = summary["mean"]
 for key in ("rank_corr_active_median", "rank_corr_other_median", "rank_corr_active_positive",
@@ -151,7 +157,7 @@ for key in ("rank_corr_active_median", "rank_corr_other_median", "rank_corr_acti
             "init_winner_chance", "init_final_spearman", "sign_class_abs_corr_median"):
     report.glue(key, float(S[key]), ".2f")
 report.glue("favoured_distinct", f"{S['favoured_distinct']:.0f}")
-N = analyses.null_table(results).astype(float)  # the same measures at initialization
+N = tables.null_table(results).astype(float)  # the same measures at initialization
 for key in ("intraclass_exceeds_share", "intraclass_exceeds_strict_share", "favoured_entropy"):
     report.glue(f"{key}_init", float(N[key].mean()), ".2f")
 verdicts = evidence.record(evidence.section4(results, early_epoch))
@@ -206,7 +212,7 @@ report.glue("favoured_candidates", f"{S['favoured_candidates']:.0f}")
 # winner-take-most says fall. Means over seeds.
 
 # %% tags=["hide-input"]
-onset = analyses.onset_table(results, [e for e in onset_epochs if e < epochs])
+onset = tables.onset_table(results, [e for e in onset_epochs if e < epochs])
 display(onset.round(3))
 report.glue("early_epoch_shown", early_epoch)
 report.glue("onset_list", "; ".join(
@@ -229,7 +235,7 @@ report.glue("onset_sentence", f"The median rank correlation is above its null (0
 # a spread that grows in the active class only.
 
 # %% tags=["hide-input"]
-act = measures.active_class_of(res)
+act = signs.active_class_of(res)
 spread_active = measures.within_class_spread(res["pattern_means_train"], classes, act)
 spread_other = measures.within_class_spread(res["pattern_means_train"], classes, 1 - act)
 report.figure(plots.curves({"active class": np.nanmedian(spread_active, 1),
@@ -250,7 +256,7 @@ report.figure(plots.curves({"active class": np.nanmedian(spread_active, 1),
 # is the same correlation at the first step, from the initial weights.
 
 # %% tags=["hide-input"]
-dz_runs = sweeps.seed_runs(data_cfg, model_cfg, dz_cfg, list(range(dz_seeds)), "section4")
+dz_runs = pool.seed_runs(data_cfg, model_cfg, dz_cfg, list(range(dz_seeds)), "section4")
 gated = evidence.gated_sign(dz_runs, [load_data_of(r) for r in dz_runs], model_cfg)
 ev = gated["F3-sign-class-gated"]
 report.glue("dz_last", dz_seeds - 1)
@@ -275,7 +281,7 @@ report.glue("verdict_F3-sign-class-gated", evidence.record(gated)["F3-sign-class
 # agrees with the base run only by chance in the second.
 
 # %% tags=["hide-input"]
-load = lambda jobs: [sweeps.run(*job, "section4") for job in jobs]  # noqa: E731
+load = lambda jobs: [runs.run(*job, "section4") for job in jobs]  # noqa: E731
 causal = evidence.causal(results[0], load(same_init), load(new_init), data_cfg.n_pat)
 ev = causal["F3-init-decides-causal"]
 report.glue("causal_n", causal_redraws)
@@ -299,10 +305,10 @@ report.glue("sentence_main", (
     f"the active-class rank correlation is {rc_main:.2f} (null 0) and the within-class "
     f"spread grows by {grow_a:.2f} in the active class against {grow_o:.2f} in the other: "
     "the picture of Figure 3 is not there at this build's settings"))
-literal = readings.metrics(data_cfg, model_cfg, {readings.LITERAL: reading_cfgs[readings.LITERAL]},
-                           range(reading_seeds))[readings.LITERAL]
+literal = readings.metrics(data_cfg, model_cfg, {reading_rule.LITERAL: reading_cfgs[reading_rule.LITERAL]},
+                           range(reading_seeds))[reading_rule.LITERAL]
 report.glue("sentence_reading", (
-    f"under the literal reading ({readings.LITERAL}, the authors' code) the mean test "
+    f"under the literal reading ({reading_rule.LITERAL}, the authors' code) the mean test "
     f"accuracy over {reading_seeds} seeds is {100 * np.mean(literal['test_acc']):.1f} % and "
     f"the training accuracy {100 * np.mean(literal['train_acc']):.1f} %, against "
     f"{100 * acc.mean():.1f} % test accuracy here"))
@@ -325,7 +331,7 @@ report.glue("sentence_init", (
 # %% [markdown]
 # ## Agreement and disagreement
 #
-# Verdicts of this build (thresholds and nulls in `wtmlib/registry.py`, written before the
+# Verdicts of this build (thresholds and nulls in `wtmlib/claims/registry.py`, written before the
 # runs except the changes logged on the scorecard; the scorecard has the values): test
 # accuracy {glue:text}`verdict_S-acc`; winner-take-most
 # {glue:text}`verdict_F3-winner-take-most`; one class {glue:text}`verdict_F3-one-class`;

@@ -43,34 +43,39 @@ workers: int = 2  # local worker processes for the missing runs (0 or 1: this pr
 import numpy as np
 import pandas as pd
 
-from wtmlib import analyses, chapter, claims, evidence, measures, plots, readings, report, sweeps
+from wtmlib.analysis import tables
+from wtmlib.book import plots, report
+from wtmlib.claims import evidence, readings
+from wtmlib.results import experiments, pool, provenance
 from wtmlib.data import pattern_class
+from wtmlib.analysis import signs
+from wtmlib.book import params
 
 P = report.parameters("ablation", globals())
-P4 = report.chapter_parameters("wtm")  # the Section 4.1 model, data and training
-chapter.use_execution(P)
+P4 = params.chapter_parameters("wtm")  # the Section 4.1 model, data and training
+experiments.use_execution(P)
 data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)
 seeds, early_epoch = list(range(ablation_seeds)), P4["early_epoch"]
 classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
-setups = chapter.ablations(data_cfg, model_cfg, train_cfg, ablation_sigmas)
+setups = experiments.ablations(data_cfg, model_cfg, train_cfg, ablation_sigmas)
 CONTROL = readings.CONTROL_LINEAR
-grid = chapter.ablation_grid(data_cfg, model_cfg, train_cfg, grid_sigmas, widths)
-_ = sweeps.prefetch(chapter.ablation_jobs(data_cfg, model_cfg, train_cfg, P), "section4")
+grid = experiments.ablation_grid(data_cfg, model_cfg, train_cfg, grid_sigmas, widths)
+_ = pool.prefetch(experiments.ablation_jobs(data_cfg, model_cfg, train_cfg, P), "section4")
 
 # %% tags=["hide-input"]
-runs = {name: sweeps.seed_runs(d, m, t, seeds, "section4") for name, (d, m, t) in setups.items()}
-tables = {name: analyses.wtm_table(rs, early_epoch).astype(float) for name, rs in runs.items()}
+runs = {name: pool.seed_runs(d, m, t, seeds, "section4") for name, (d, m, t) in setups.items()}
+by_setup = {name: tables.wtm_table(rs, early_epoch).astype(float) for name, rs in runs.items()}
 keys = ["test_acc", "rank_corr_active_median", "rank_corr_other_median",
         "spread_growth_active_median", "spread_growth_other_median",
         "intraclass_exceeds_strict_share"]
-summary = pd.DataFrame({name: t[keys].mean() for name, t in tables.items()}).T
-spread = pd.DataFrame({name: t[keys].std(ddof=1) for name, t in tables.items()}).T
-display(analyses.with_sd(summary, spread))
+summary = pd.DataFrame({name: t[keys].mean() for name, t in by_setup.items()}).T
+spread = pd.DataFrame({name: t[keys].std(ddof=1) for name, t in by_setup.items()}).T
+display(tables.with_sd(summary, spread))
 # the linear model as a control for the Section 4.1 claims (a column of the readings page)
 _ = evidence.record(evidence.section4(runs["no ReLU (linear)"], early_epoch),
-                    f"{claims.current_profile()}@{CONTROL}")
+                    f"{provenance.current_profile()}@{CONTROL}")
 
 # %% [markdown]
 # ## Figure 4
@@ -82,7 +87,7 @@ _ = evidence.record(evidence.section4(runs["no ReLU (linear)"], early_epoch),
 panels = []
 for name, rs in runs.items():
     r = rs[0]
-    top = measures.top_neurons(r["out.weight"], 1)[0]
+    top = signs.top_neurons(r["out.weight"], 1)[0]
     panels.append((r["pattern_means_train"][:, top, :],
                    f"{name} ({100 * r.metrics['test_acc']:.1f}%)"))
 report.figure(plots.trajectory_grid([panels[:4], panels[4:]], classes),
@@ -91,8 +96,8 @@ report.figure(plots.trajectory_grid([panels[:4], panels[4:]], classes),
               f"orange: class 1. Test accuracy at sigma_test={data_cfg.sigma_test} in brackets.")
 
 # %% tags=["remove-cell"]
-rc = {name: t["rank_corr_active_median"].values for name, t in tables.items()}
-acc = {name: 100 * t["test_acc"].values for name, t in tables.items()}
+rc = {name: t["rank_corr_active_median"].values for name, t in by_setup.items()}
+acc = {name: 100 * t["test_acc"].values for name, t in by_setup.items()}
 full, lowest = "full model", f"less noise (sigma_train={min(ablation_sigmas):g})"
 chosen = {"linear": "no ReLU (linear)", "one-neuron": "one hidden neuron, b2 trained",
           "less-noise": lowest}
@@ -150,7 +155,7 @@ shape = (len(grid_sigmas), len(widths), grid_seeds)
 acc_grid, rc_grid = np.zeros(shape), np.zeros(shape)
 for (s, w), (d, m, t) in grid.items():
     i, j = grid_sigmas.index(s), widths.index(w)
-    table = analyses.wtm_table(sweeps.seed_runs(d, m, t, list(range(grid_seeds)), "section4"),
+    table = tables.wtm_table(pool.seed_runs(d, m, t, list(range(grid_seeds)), "section4"),
                                early_epoch).astype(float)
     acc_grid[i, j], rc_grid[i, j] = table["test_acc"].values, table["rank_corr_active_median"].values
 report.figure(plots.panels_vs(widths, {
@@ -169,7 +174,7 @@ report.figure(plots.panels_vs(widths, {
     f"{data_cfg.sigma_test}) against the hidden width, one curve per training noise; "
     f"bands: one standard deviation over {grid_seeds} seed(s).")
 index, columns = [f"sigma={s:g}" for s in grid_sigmas], [f"width {w}" for w in widths]
-display(analyses.with_sd(pd.DataFrame(rc_grid.mean(2), index, columns),
+display(tables.with_sd(pd.DataFrame(rc_grid.mean(2), index, columns),
                          pd.DataFrame(rc_grid.std(2, ddof=1) if grid_seeds > 1
                                       else np.full(rc_grid.shape[:2], np.nan), index, columns),
                          2))

@@ -28,13 +28,17 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 # %% tags=["remove-input"]
 import numpy as np
 
-from wtmlib import analyses, chapter, evidence, plots, readings, report, sweeps
+from wtmlib.analysis import tables
+from wtmlib.book import plots, report
+from wtmlib.claims import evidence, readings
+from wtmlib.results import experiments, pool
 from wtmlib.data import difficulty, pattern_class
-from wtmlib.runs import load_data_of
+from wtmlib.results.runs import load_data_of
+from wtmlib.book import params
 
 P = report.parameters("difficulty", globals())
-P4 = report.chapter_parameters("wtm")  # the Section 4.1 model, data and training
-chapter.use_execution(P)
+P4 = params.chapter_parameters("wtm")  # the Section 4.1 model, data and training
+experiments.use_execution(P)
 data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)
 seeds, sigma_train = list(range(P4["n_seeds"])), data_cfg.sigma_train
 classes = pattern_class(data_cfg.n_pat).numpy()
@@ -42,7 +46,7 @@ plots.style()
 report.show_parameters(P)
 
 # %% tags=["hide-input"]
-results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
+results = pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
 data = [load_data_of(r) for r in results]
 d0 = difficulty(data[0].x_train, data[0].y_train, data[0].centroids)
 report.glue("difficult_share", float((d0 > 0).float().mean()), ".1%")
@@ -100,7 +104,7 @@ report.glue("verdict_crossing", evidence.record(found)["F5-crossing"])
 # over seeds.
 
 # %% tags=["hide-input"]
-onset_rc = analyses.onset_table(results, [e for e in P4["onset_epochs"] if e < P4["epochs"]])
+onset_rc = tables.onset_table(results, [e for e in P4["onset_epochs"] if e < P4["epochs"]])
 display(onset_rc.round(3))
 above = onset_rc.index[onset_rc.rank_corr_active_median > 0]
 report.glue("rc_onset_sentence", (

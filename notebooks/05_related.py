@@ -41,21 +41,26 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from wtmlib import analyses, chapter, claims, evidence, measures, plots, readings, report, sweeps
+from wtmlib.analysis import measures, tables
+from wtmlib.book import plots, report
+from wtmlib.claims import evidence, readings, store
+from wtmlib.results import experiments, pool
 from wtmlib.data import difficulty, make_synthetic
-from wtmlib.runs import load_data_of, run
+from wtmlib.results.runs import load_data_of, run
+from wtmlib.analysis import selectivity
+from wtmlib.book import params
 
 P = report.parameters("related", globals())
-chapter.use_execution(P)
-P3, P4 = report.chapter_parameters("noise"), report.chapter_parameters("wtm")
+experiments.use_execution(P)
+P3, P4 = params.chapter_parameters("noise"), params.chapter_parameters("wtm")
 plots.style()
 report.show_parameters(P)
 data4, model4, train4, reading_name, _ = readings.main(P4)
 seeds4 = list(range(P4["n_seeds"]))
-runs4 = sweeps.seed_runs(data4, model4, train4, seeds4, "section4")
+runs4 = pool.seed_runs(data4, model4, train4, seeds4, "section4")
 datas4 = [load_data_of(r) for r in runs4]
 # Section 5.2's coherence reads the weights over training: these seeds re-run keeping them
-snap_runs = [run(*job, "section4") for job in chapter.coherence_jobs(data4, model4, train4, P,
+snap_runs = [run(*job, "section4") for job in experiments.coherence_jobs(data4, model4, train4, P,
                                                                       len(seeds4))]
 
 # %% [markdown]
@@ -106,7 +111,7 @@ for seed, res, d in zip(seeds4[:coherence_seeds], snap_runs, datas4):
     for k, epoch in enumerate(res["snapshot_epochs"]):
         w1, w2 = res["snapshot_hidden.weight"][k], res["snapshot_out.weight"][k][0]
         b2 = float(res["snapshot_out.bias"][k][0])
-        rows.append(dict(seed=seed, epoch=int(epoch), **measures.coherence_by_group(
+        rows.append(dict(seed=seed, epoch=int(epoch), **selectivity.coherence_by_group(
             w1, w2, b2, d.x_train, d.y_train, {"regular": ~difficult, "difficult": difficult})))
 coh = pd.DataFrame(rows)
 display(coh.round(4))
@@ -153,13 +158,13 @@ report.glue("coh_sentence", (
 # accuracy at $\sigma_\text{test} = 0.4$.
 
 # %% tags=["hide-input"]
-data3, model3, train3 = chapter.section3(P3)
+data3, model3, train3 = experiments.section3(P3)
 grid3 = [(replace(d, sigma_train=s), t) for d, t in
-         (sweeps.seeded(data3, train3, seed) for seed in range(P3["n_seeds"]))
+         (pool.seeded(data3, train3, seed) for seed in range(P3["n_seeds"]))
          for s in P3["sigmas_train"]]
-clus = analyses.clustering_table([run(d, model3, t, "noise") for d, t in grid3],
+clus = tables.clustering_table([run(d, model3, t, "noise") for d, t in grid3],
                                  [make_synthetic(d) for d, _ in grid3], clustering_split)
-rho = analyses.clustering_correlations(clus)
+rho = tables.clustering_correlations(clus)
 rho_c1, rho_c3, s_best = rho["rho_c1"], rho["rho_c3"], rho["best_sigma_train"]
 rho_low, rho_high = rho["rho_c1_low"], rho["rho_c1_high"]
 report.figure(plots.scatter_groups(clus, "c1", "test_acc", "sigma_train"),
@@ -168,7 +173,7 @@ report.figure(plots.scatter_groups(clus, "c1", "test_acc", "sigma_train"),
 display(clus.groupby("sigma_train")[["test_acc", "c1", "c3"]].mean().round(3))
 levels = np.unique(clus.sigma_train)  # the verdict needs 3 noise levels on a side (n: levels)
 n_low, n_high = int((levels <= s_best).sum()), int((levels >= s_best).sum())
-side_verdicts = {side: claims.record(
+side_verdicts = {side: store.record(
     f"S5-clustering-{side}-optimum", value, n=n, null=0.0, null_note="0: no relation",
     note=f"Spearman over the models of the {n} noise levels {rel} {s_best:g}; c1 on the "
     f"{clustering_split} split; whole grid {rho_c1:.2f}, c3 {rho_c3:.2f}")

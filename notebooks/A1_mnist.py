@@ -65,13 +65,17 @@ workers: int = 2  # local worker processes for the missing runs (0 or 1: this pr
 
 import numpy as np
 
-from wtmlib import analyses, chapter, claims, measures, plots, report, sweeps
+from wtmlib.analysis import tables
+from wtmlib.book import plots, report
+from wtmlib.claims import store
+from wtmlib.results import experiments, pool
 from wtmlib.data import pattern_class
 from wtmlib.mnist import AggregatedMNISTConfig, check_mnist_available, load_aggregated_mnist
+from wtmlib.analysis import signs
 
 P = report.parameters("mnist", globals())
-data_cfg, model_cfg, train_cfg = chapter.section4(P, AggregatedMNISTConfig)
-chapter.use_execution(P)
+data_cfg, model_cfg, train_cfg = experiments.section4(P, AggregatedMNISTConfig)
+experiments.use_execution(P)
 seeds = list(range(n_seeds))
 plots.style()
 report.show_parameters(P)
@@ -79,13 +83,13 @@ print("MNIST files found in", check_mnist_available(data_cfg))  # before any tra
 
 # %% tags=["hide-input"]
 data = load_aggregated_mnist(data_cfg)
-results = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "mnist")
+results = pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "mnist")
 acc = np.array([r.metrics["test_acc"] for r in results])
 report.glue("acc_mean", 100 * acc.mean(), ".1f")
 report.glue("n_seeds", len(seeds))
 report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), ".0f")
-report.glue("verdict_acc", claims.verdict("MNIST-acc", 100 * float(acc.mean())))
-claims.record_seeds("MNIST-acc", 100 * acc,
+report.glue("verdict_acc", store.verdict("MNIST-acc", 100 * float(acc.mean())))
+store.record_seeds("MNIST-acc", 100 * acc,
                     note=f"n_train={n_train}, scaling {scaling}, batch norm before ReLU")
 
 # %% [markdown]
@@ -97,10 +101,10 @@ claims.record_seeds("MNIST-acc", 100 * acc,
 # %% tags=["hide-input"]
 res = results[0]
 classes = pattern_class(10).numpy()
-neurons = measures.top_neurons(res["out.weight"], n_neurons_shown)
+neurons = signs.top_neurons(res["out.weight"], n_neurons_shown)
 cols = [int(np.flatnonzero(res["final_neurons"] == n)[0]) for n in neurons]
 report.figure(
-    plots.wtm_figure(res["pattern_means_train"], res["final_pre"][:, cols], measures.mean_sign(res),
+    plots.wtm_figure(res["pattern_means_train"], res["final_pre"][:, cols], signs.mean_sign(res),
                      data.p_train.numpy(), data.y_train.numpy(), classes, neurons,
                      res["out.weight"]),
     "Figure 6 re-made (seed 0): rows 1-2 the mean pre-activation (before batch norm) of "
@@ -114,8 +118,8 @@ report.figure(
 # The same measures as in the Section 4.1 chapter, over all neurons (mean over seeds):
 
 # %% tags=["hide-input"]
-table = analyses.wtm_table(results, early_epoch)
-summary = analyses.mean_sd(table)
+table = tables.wtm_table(results, early_epoch)
+summary = tables.mean_sd(table)
 display(summary.round(3))
 S = summary["mean"]
 for key in ("rank_corr_active_median", "rank_corr_other_median", "spread_growth_active_median",

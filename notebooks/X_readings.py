@@ -29,7 +29,7 @@
 # is the other reading). Each reading below is trained over several seeds at the
 # chapter's size. One of them is chosen for the book's Section 4 and 5 figures and
 # verdicts by a rule registered before the sweep's first result was read
-# (`wtmlib.reading_rule.RULE`, {glue:text}`rule_date`):
+# (`wtmlib.claims.reading_rule.RULE`, {glue:text}`rule_date`):
 #
 # > {glue:text}`rule_text`
 #
@@ -47,24 +47,29 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
-from wtmlib import (analyses, chapter, claims, evidence, measures, plots, readings, registry,
-                    report, scorecard, sweeps)
+from wtmlib.analysis import measures, tables
+from wtmlib.book import plots, report
+from wtmlib.claims import evidence, readings, registry, scorecard, store
+from wtmlib.results import experiments, pool, provenance
 from wtmlib.data import pattern_class
 from wtmlib.model import build_model, model_from_arrays
-from wtmlib.runs import load_data_of
+from wtmlib.results.runs import load_data_of
+from wtmlib.analysis import signs
+from wtmlib.book import params
+from wtmlib.claims import reading_rule
 
 P = report.parameters("readings", globals())
-P4, P4c, P5 = (report.chapter_parameters(n) for n in ("wtm", "difficulty", "related"))
-chapter.use_execution(P)
+P4, P4c, P5 = (params.chapter_parameters(n) for n in ("wtm", "difficulty", "related"))
+experiments.use_execution(P)
 data_cfg, model_cfg, train_cfg, chosen, configs = readings.main(P4)
 seeds = list(range(P4["reading_seeds"]))
 classes = pattern_class(data_cfg.n_pat).numpy()
 plots.style()
 report.show_parameters(P)
 report.glue("rule_date", registry.READING_RULE.date)
-report.glue("rule_text", readings.RULE)
+report.glue("rule_text", reading_rule.RULE)
 report.glue("chosen", chosen)
-profile = claims.current_profile()
+profile = provenance.current_profile()
 
 # %% [markdown]
 # ## The sweep
@@ -78,32 +83,32 @@ profile = claims.current_profile()
 # %% tags=["hide-input"]
 rows, scales, datas = {}, {}, None
 for name, cfg in configs.items():
-    rs = sweeps.seed_runs(data_cfg, model_cfg, cfg, seeds, "section4")
-    table = analyses.wtm_table(rs, P4["early_epoch"])  # once for the row and the claims
-    rows[name] = [analyses.reading_row(r, P4["early_epoch"], table.loc[s])
+    rs = pool.seed_runs(data_cfg, model_cfg, cfg, seeds, "section4")
+    table = tables.wtm_table(rs, P4["early_epoch"])  # once for the row and the claims
+    rows[name] = [tables.reading_row(r, P4["early_epoch"], table.loc[s])
                   for r, s in zip(rs, seeds)]
     found = evidence.section4(rs, P4["early_epoch"], table)
     found |= evidence.difficulty(rs, P4c["onset_factor"])[0]
     found |= evidence.learning_order(rs, P5["rise_window"])[0]
-    evidence.record(found, f"{profile}@{readings.slug(name)}")
-    if name in (chosen, readings.LITERAL):  # the output-scale condition, below
+    evidence.record(found, f"{profile}@{reading_rule.reading_slug(name)}")
+    if name in (chosen, reading_rule.LITERAL):  # the output-scale condition, below
         datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
         scales[name] = dict(
             runs=[dict(share=r.history["share_difficult"], spread=measures.within_class_spread(
-                r["pattern_means_train"], classes, measures.active_class_of(r))) for r in rs],
+                r["pattern_means_train"], classes, signs.active_class_of(r))) for r in rs],
             logit=[float(model_from_arrays(r.arrays, model_cfg)(d.x_train).detach().abs().mean())
                    for r, d in zip(rs, datas)],
             logit0=float(build_model(data_cfg.n_dim, model_cfg, 0)(datas[0].x_train).detach()
                          .abs().mean()),
             rc=[row["rank_corr_active_median"] for row in rows[name]])
     del rs
-fixed, free = scales[readings.LITERAL], scales[chosen]  # the output-scale condition, below
+fixed, free = scales[reading_rule.LITERAL], scales[chosen]  # the output-scale condition, below
 verdict = evidence.record({"B-output-scale": evidence.remaining(
     fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)", "fixing W2's norm")})[
     "B-output-scale"]
-sweep = analyses.sweep_summary(rows)
+sweep = tables.sweep_summary(rows)
 shown = ["test_acc", "train_acc", "rank_corr_active_median", "crossing"]
-table = analyses.with_sd(sweep[shown].astype(float), sweep[[f"{c} sd" for c in shown[:3]]]
+table = tables.with_sd(sweep[shown].astype(float), sweep[[f"{c} sd" for c in shown[:3]]]
                          .set_axis(shown[:3], axis=1), 3)
 table["crossing"] = [f"{c:.0f} ({k})" if np.isfinite(c) else f"never (0/{k.split('/')[1]})"
                      for c, k in zip(sweep.crossing.astype(float), sweep.crossed)]
@@ -114,12 +119,12 @@ display(table.rename(columns={"test_acc": "test accuracy", "train_acc": "trainin
 report.glue("seed_list", ", ".join(map(str, seeds)))
 report.glue("early_epoch", P4["early_epoch"])
 mean = sweep[["test_acc", "train_acc"]].astype(float)
-fits = [n for n in mean.index if n in configs and mean.train_acc[n] >= readings.FIT
-        and n not in (readings.LITERAL, readings.OTHER_LR)]
+fits = [n for n in mean.index if n in configs and mean.train_acc[n] >= reading_rule.FIT
+        and n not in (reading_rule.LITERAL, reading_rule.OTHER_LR)]
 report.glue("choice_sentence", (
     f"{len(fits)} of the grid's {len(configs) - 2} readings fit their training set (mean "
-    f"training accuracy at least {readings.FIT:.0%}); of these, {chosen} comes closest to "
-    f"the paper's {readings.PAPER_ACC_S:.1%} with {100 * mean.test_acc[chosen]:.2f} %"
+    f"training accuracy at least {reading_rule.FIT:.0%}); of these, {chosen} comes closest to "
+    f"the paper's {reading_rule.PAPER_ACC_S:.1%} with {100 * mean.test_acc[chosen]:.2f} %"
     if fits else f"no reading of the grid fits its training set; {chosen} has the highest "
     "training accuracy"))
 
@@ -138,25 +143,25 @@ report.glue("choice_sentence", (
 # shows the chapters' values. `wtm claims --reading NAME` prints any reading's column.
 
 # %% tags=["hide-input"]
-grid = [n for n in configs if n not in (readings.LITERAL, readings.OTHER_LR)]
+grid = [n for n in configs if n not in (reading_rule.LITERAL, reading_rule.OTHER_LR)]
 i = grid.index(chosen)
 neighbours = [n for n in grid[max(0, i - columns_shown):i + columns_shown + 1] if n != chosen]
-order = dict.fromkeys([readings.LITERAL, readings.grid_name(1.0, "frozen"), chosen,
-                       *neighbours, readings.OTHER_LR])
+order = dict.fromkeys([reading_rule.LITERAL, reading_rule.grid_name(1.0, "frozen"), chosen,
+                       *neighbours, reading_rule.OTHER_LR])
 columns = {(f"{n} (chosen)" if n == chosen else n): (profile if n == chosen else
-                                                     f"{profile}@{readings.slug(n)}")
+                                                     f"{profile}@{reading_rule.reading_slug(n)}")
            for n in order if n in configs}
-control = claims.claims_dir(f"{profile}@{readings.CONTROL_LINEAR}")
+control = store.claims_dir(f"{profile}@{readings.CONTROL_LINEAR}")
 if control.is_dir():  # the linear ablation under the chosen reading (Section 4.2.1 chapter)
     columns["control: no ReLU (linear)"] = f"{profile}@{readings.CONTROL_LINEAR}"
 same = {c.id: "the same under every reading (Section 3 or MNIST runs: no Section 4 run "
         "enters it)" for c in registry.CLAIMS if c.chapter in ("03_noise", "A1_mnist")
         or c.id.startswith("S5-clustering")}
 display(HTML(scorecard.readings_html(columns, same)))
-verdicts = {title: {r["id"]: r["verdict"] for r in claims.table(prof)}
+verdicts = {title: {r["id"]: r["verdict"] for r in store.table(prof)}
             for title, prof in columns.items() if not title.startswith("control")}
 moved = [c.id for c in registry.CLAIMS if c.id not in same and len(
-    {v[c.id] for v in verdicts.values() if v[c.id] != claims.MISSING}) > 1]
+    {v[c.id] for v in verdicts.values() if v[c.id] != registry.MISSING}) > 1]
 report.glue("moved", ", ".join(moved) if moved else "none")
 report.glue("n_moved", len(moved))
 

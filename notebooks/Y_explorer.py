@@ -33,34 +33,38 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 # %% tags=["remove-input"]
 from IPython.display import HTML, display
 
-from wtmlib import chapter, explorer, measures, readings, report, sweeps
+from wtmlib.book import explorer, report
+from wtmlib.claims import readings
+from wtmlib.results import experiments, pool
 from wtmlib.data import pattern_class
 from wtmlib.mnist import AggregatedMNISTConfig, load_aggregated_mnist
-from wtmlib.runs import load_data_of
+from wtmlib.results.runs import load_data_of
+from wtmlib.analysis import signs
+from wtmlib.book import params
 
 P = report.parameters("explorer", globals())
-P4, PM = report.chapter_parameters("wtm"), report.chapter_parameters("mnist")
-chapter.use_execution(P)
+P4, PM = params.chapter_parameters("wtm"), params.chapter_parameters("mnist")
+experiments.use_execution(P)
 report.show_parameters(P)
 
 # %% tags=["hide-input"]
 models = []
 data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)  # Section 4.1's reading
-res = sweeps.seed_runs(data_cfg, model_cfg, train_cfg, [0], "section4")[0]
+res = pool.seed_runs(data_cfg, model_cfg, train_cfg, [0], "section4")[0]
 data = load_data_of(res)
 models.append(explorer.model_data(
     res["pattern_means_train"], res["hidden.weight"], res["out.weight"][0],
-    measures.mean_sign(res), data.x_train.numpy(), data.p_train.numpy(),
+    signs.mean_sign(res), data.x_train.numpy(), data.p_train.numpy(),
     data.y_train.numpy(), pattern_class(data_cfg.n_pat).numpy(),
     f"Section 4.1 model, data set S ({model_cfg.n_hidden} neurons, {reading_name}, seed 0)",
     max_epochs))
 if mnist:
-    m_data_cfg, m_model_cfg, m_train_cfg = chapter.section4(PM, AggregatedMNISTConfig)
-    res = sweeps.seed_runs(m_data_cfg, m_model_cfg, m_train_cfg, [0], "mnist")[0]
+    m_data_cfg, m_model_cfg, m_train_cfg = experiments.section4(PM, AggregatedMNISTConfig)
+    res = pool.seed_runs(m_data_cfg, m_model_cfg, m_train_cfg, [0], "mnist")[0]
     data = load_aggregated_mnist(m_data_cfg)
     models.append(explorer.model_data(
         res["pattern_means_train"], res["hidden.weight"], res["out.weight"][0],
-        measures.mean_sign(res), data.x_train.numpy(), data.p_train.numpy(),
+        signs.mean_sign(res), data.x_train.numpy(), data.p_train.numpy(),
         data.y_train.numpy(), pattern_class(10).numpy(),
         f"Aggregated MNIST model ({m_model_cfg.n_hidden} neurons, seed 0)", max_epochs))
 page = explorer.explorer_html(models)

@@ -14,7 +14,7 @@
 # # Scorecard: the paper's claims, reproduced or not
 #
 # Every claim of the paper that this book tests: the paper's words and number, how we
-# test it (the measure and the threshold of each verdict, in `wtmlib/registry.py`, written
+# test it (the measure and the threshold of each verdict, in `wtmlib/claims/registry.py`, written
 # before the runs except the changes listed under *Rule changes* below, each with its
 # date and reason), our value (mean ± standard deviation over seeds, with the number of
 # seeds or models), its null (the same measure where the claimed effect is absent, e.g.
@@ -32,22 +32,24 @@ show_tests: bool = True  # include the "how we test it" column
 # %% tags=["remove-input"]
 from IPython.display import HTML, display
 
-from wtmlib import claims, report, scorecard
+from wtmlib.book import report
+from wtmlib.claims import scorecard, store
+from wtmlib.results import provenance
 
 P = report.parameters("scorecard", globals())
-profile = claims.current_profile()
-rows = claims.table(profile)
+profile = provenance.current_profile()
+rows = store.table(profile)
 display(HTML(scorecard.scorecard_html(profile, show_tests)))
 counts = {v: sum(r["verdict"] == v for r in rows) for v in scorecard.COLOURS}
 for verdict, n in counts.items():
     report.glue(f"n_{verdict.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))
-used = claims.reading_of(profile)
+used = store.reading_of(profile)
 report.glue("reading_sentence", (
     f"The Section 4 and 5 values were measured under the optimizer reading "
     f"\"{used['name']}\" ({used['how']}; see the readings chapter)" if used else
     "The Section 4.1 chapter has not recorded which optimizer reading it used"))
-report.glue("profile", profile + (" (a preview at reduced size)" if scorecard.is_preview(profile)
+report.glue("profile", profile + (" (a preview at reduced size)" if provenance.is_preview(profile)
                                   else ""))
 
 # %% [markdown]

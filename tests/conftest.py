@@ -8,7 +8,7 @@ torch.set_num_threads(1)
 import os  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from wtmlib.config import Execution, set_default_execution  # noqa: E402
+from wtmlib.config import Execution, set_default_execution
 
 set_default_execution(Execution(device="cpu", threads=1, progress=False))
 

@@ -6,12 +6,12 @@ from dataclasses import replace
 import pytest
 import torch
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.config import Execution, ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.model import build_model
-from wtmlib.runs import key_of, run_config
-from wtmlib.train import train
+from wtmlib.results.runs import key_of, run_config
+from wtmlib.training.loop import train
 
 SMALL = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=120, n_test=60)
 H = ModelConfig(n_hidden=8)

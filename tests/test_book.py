@@ -10,7 +10,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from wtmlib import pipeline
+from wtmlib.build import pipeline, plan
+from wtmlib.claims import readings, store
+from wtmlib.book import params
+from wtmlib.claims import registry
 
 pytestmark = pytest.mark.slow
 
@@ -19,8 +22,8 @@ pytestmark = pytest.mark.slow
 def built_book(tmp_path_factory):
     """A copy of the book sources, every chapter executed (quick profile), built to HTML."""
     root = tmp_path_factory.mktemp("book")
-    shutil.copy(pipeline.ROOT / "_config.yml", root)
-    shutil.copytree(pipeline.ROOT / "book", root / "book",
+    shutil.copy(params.ROOT / "_config.yml", root)
+    shutil.copytree(params.ROOT / "book", root / "book",
                     ignore=shutil.ignore_patterns("chapters", ".chapters_staging", "_build"))
     mp = pytest.MonkeyPatch()
     mp.setenv("WTM_RESULTS", str(root / "results"))
@@ -41,8 +44,8 @@ def test_every_chapter_is_built_with_its_figures_and_no_traceback(built_book):
     root, html = built_book
     assert (html / "index.html").exists()
     assert (html / "book" / "references.html").exists()
-    for name in pipeline.notebook_names():
-        stem = pipeline.source_path(name).stem
+    for name in params.notebook_names():
+        stem = params.source_path(name).stem
         nb_path = root / "book" / "chapters" / f"{stem}.ipynb"
         page = (html / "book" / "chapters" / f"{stem}.html").read_text()
         assert page.count("<img") >= _figures_in(nb_path), stem
@@ -65,14 +68,13 @@ def test_data_chapter_is_complete(built_book):
 
 
 def test_every_claim_has_a_value_after_the_quick_book(built_book, monkeypatch, capsys):
-    from wtmlib import claims
-    from wtmlib.cli import main
+    from wtmlib.build.cli import main
 
     root, _ = built_book
     monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
     assert main(["claims", "--profile", "quick"]) == 0, capsys.readouterr().out
-    rows = claims.table("quick")
-    assert all(r["verdict"] != claims.MISSING for r in rows)
+    rows = store.table("quick")
+    assert all(r["verdict"] != registry.MISSING for r in rows)
     assert main(["claims", "--profile", "paper"]) == 1  # nothing measured at paper settings here
     page = (root / "_build" / "html" / "book" / "chapters" / "Z_scorecard.html").read_text()
     for r in rows:
@@ -81,10 +83,9 @@ def test_every_claim_has_a_value_after_the_quick_book(built_book, monkeypatch, c
 
 def test_the_explorer_shows_the_section4_chapters_reading(built_book, monkeypatch):
     # the explorer's Section 4.1 model is the run the wtm chapter's Figure 3 shows
-    from wtmlib import readings
     root, html = built_book
     monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
-    name = readings.main(pipeline.resolve("quick", names=["wtm"])["wtm"])[3]
+    name = readings.main(params.resolve("quick", names=["wtm"])["wtm"])[3]
     page = (html / "book" / "chapters" / "Y_explorer.html").read_text()
     assert f"neurons, {name}, seed 0)" in page
 
@@ -92,12 +93,11 @@ def test_the_explorer_shows_the_section4_chapters_reading(built_book, monkeypatc
 def test_the_plan_trains_every_run_before_any_notebook(built_book, monkeypatch):
     # the plan lists exactly the runs the notebooks read: none is trained by a notebook
     # (it would be later, on fewer workers), none is trained that no notebook reads
-    from wtmlib import plan
-    from wtmlib.runs import key_of
+    from wtmlib.results.runs import key_of
     root, _ = built_book
     assert "no notebook trained a run" in (root / "build.log").read_text()
     monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
-    p = plan.Plan(pipeline.resolve("quick", library=True), "quick")
+    p = plan.Plan(params.resolve("quick", library=True), "quick")
     planned = {(j.experiment, key_of(*j.configs)) for j in p.first() + p.under_reading()}
     stored = {(f.parent.name, f.stem) for f in (root / "results").glob("*/*.json")}
     assert stored == planned
@@ -116,7 +116,7 @@ def test_a_bad_parameter_is_refused_and_keeps_the_old_book(built_book):
     root, html = built_book
     before = (html / "index.html").read_text()
     chapter = (root / "book" / "chapters" / "02_data.ipynb").read_bytes()
-    with pytest.raises(pipeline.ParameterError, match="^parameter 'sigma_train' of notebook"):
+    with pytest.raises(params.ParameterError, match="^parameter 'sigma_train' of notebook"):
         pipeline.build_book("quick", {"data": {"sigma_train": -1.0}}, ["data"], root=root,
                             log=lambda *_: None)
     assert (html / "index.html").read_text() == before
@@ -173,7 +173,7 @@ def test_readers_meet_figures_and_prose_not_plumbing_or_warnings(built_book):
                     (stem, out.get("text", "")[:200])
         text = _text(page)
         assert "from wtmlib import" not in text, stem  # the setup cell's input is removed
-        assert "claims.record(" not in text, stem  # claims recording is removed
+        assert "store.record(" not in text, stem  # claims recording is removed
         assert "Warning" not in text and "Traceback" not in text, stem
         if stem != "Z_scorecard":
             assert "tag_hide-input" in page, stem  # analysis code is folded
@@ -188,7 +188,7 @@ def test_wide_tables_scroll_and_their_headers_are_words(built_book):
 
 
 def test_a_quick_book_marks_itself_as_a_preview(built_book, monkeypatch, capsys):
-    from wtmlib.cli import main
+    from wtmlib.build.cli import main
 
     root, html = built_book
     for stem, page in _chapter_pages(html).items():
@@ -257,7 +257,7 @@ def test_pages_render_offline_in_a_headless_browser(built_book, tmp_path):
 if __name__ == "__main__":
     # python tests/test_book.py [_build/html] [out_dir]: check a built book's pages in
     # headless Chromium and keep their screenshots
-    html = Path(sys.argv[1] if len(sys.argv) > 1 else pipeline.ROOT / "_build" / "html")
+    html = Path(sys.argv[1] if len(sys.argv) > 1 else params.ROOT / "_build" / "html")
     out = Path(sys.argv[2] if len(sys.argv) > 2 else "book_screenshots")
     out.mkdir(parents=True, exist_ok=True)
     failed = 0

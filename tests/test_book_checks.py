@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from test_book import rendering_problems
-from wtmlib import pipeline
+from wtmlib.book import params
 
-ROOT = pipeline.ROOT
+ROOT = params.ROOT
 
 
 def test_the_page_checker_finds_what_a_reader_would_see_broken():
@@ -67,7 +67,7 @@ def test_plain_papermill_runs_a_jupytext_converted_chapter(tmp_path, monkeypatch
     bin_dir = Path(sys.executable).parent
     nb = tmp_path / "02_data.ipynb"
     subprocess.run([bin_dir / "jupytext", "--to", "ipynb", "--set-kernel", "python3",
-                    str(pipeline.source_path("data")), "-o", str(nb)], check=True,
+                    str(params.source_path("data")), "-o", str(nb)], check=True,
                    capture_output=True)
     out = tmp_path / "out.ipynb"
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path / "results"))

@@ -5,7 +5,7 @@ import base64
 
 import numpy as np
 
-from wtmlib import explorer
+from wtmlib.book import explorer
 
 
 def _toy(seed=0, epochs=30, n_hidden=5, n_pat=6, n_in=8, n_train=120):

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 import wtmlib
-from wtmlib import cache, files, runs
+from wtmlib.results import cache, runs
+from wtmlib.training import files
 from wtmlib.data import SyntheticConfig
 from wtmlib.config import Execution, ModelConfig, TrainConfig
+from wtmlib.training import loop
 
 DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=120, n_test=60)
 MODEL = ModelConfig(n_hidden=8)
@@ -20,9 +22,9 @@ TRAIN = TrainConfig(epochs=2)
 
 @pytest.fixture
 def counted(monkeypatch):
-    """wtmlib.runs.train wrapped to count its calls."""
+    """wtmlib.results.runs.train wrapped to count its calls."""
     calls = []
-    real = runs.train
+    real = loop.train
 
     def train(*args, **kwargs):
         calls.append(args)

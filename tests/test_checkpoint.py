@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from wtmlib import cache, runs
+from wtmlib.results import cache, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.config import Execution, ModelConfig, TrainConfig
-from wtmlib.train import train
+from wtmlib.training.loop import train
 
 TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=12)

@@ -8,17 +8,24 @@ import re
 
 import pytest
 
-from wtmlib import claims, scorecard
-from wtmlib.claims import (BY_CONSTRUCTION, MISSING, NOT, PARTLY, REPRODUCED, UNTESTABLE,
-                           BY_ID, CLAIMS)
+from wtmlib.claims import scorecard, store
+from wtmlib.claims.registry import BY_CONSTRUCTION
+from wtmlib.claims.registry import BY_ID
+from wtmlib.claims.registry import CLAIMS
+from wtmlib.claims.registry import MISSING
+from wtmlib.claims.registry import NOT
+from wtmlib.claims.registry import PARTLY
+from wtmlib.claims.registry import REPRODUCED
+from wtmlib.claims.registry import UNTESTABLE
+
 
 
 def _satisfy_dependency(claim):
     """Record a passing value for the claim ``claim`` depends on."""
     if claim.depends_on == "F5-crossing":
-        claims.record("F5-crossing", 6.0)
+        store.record("F5-crossing", 6.0)
     elif claim.depends_on == "F3-winner-take-most":
-        claims.record("F3-winner-take-most", 0.6, null=0.0)
+        store.record("F3-winner-take-most", 0.6, null=0.0)
 
 
 # (claim, value, null, verdict): one case per verdict each rule can give
@@ -80,9 +87,9 @@ def test_every_claim_has_cases():
 def test_rule(results, claim_id, value, null, expected):
     _satisfy_dependency(BY_ID[claim_id])
     n = max(1, BY_ID[claim_id].min_n)
-    assert claims.verdict(claim_id, value, null, n=n) == expected
-    assert claims.record(claim_id, value, null=null, n=n) == expected
-    assert claims.load(claim_id, "paper")["verdict"] == expected
+    assert store.verdict(claim_id, value, null, n=n) == expected
+    assert store.record(claim_id, value, null=null, n=n) == expected
+    assert store.load(claim_id, "paper")["verdict"] == expected
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
@@ -90,14 +97,14 @@ def test_rule(results, claim_id, value, null, expected):
 def test_nan_and_inf_never_pass(results, claim, value):
     _satisfy_dependency(claim)
     n = max(1, claim.min_n)
-    assert claims.verdict(claim.id, value, 0.0, n=n) == NOT
-    assert claims.record(claim.id, value, null=0.0, n=n) == NOT
+    assert store.verdict(claim.id, value, 0.0, n=n) == NOT
+    assert store.record(claim.id, value, null=0.0, n=n) == NOT
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
 def test_missing_value_is_missing(results, claim):
-    assert claims.verdict(claim.id, None, 0.0) == MISSING
-    row = {r["id"]: r for r in claims.table("paper")}[claim.id]
+    assert store.verdict(claim.id, None, 0.0) == MISSING
+    row = {r["id"]: r for r in store.table("paper")}[claim.id]
     assert row["value"] is None and row["null"] is None and row["verdict"] == MISSING
 
 
@@ -105,34 +112,34 @@ def test_missing_value_is_missing(results, claim):
 def test_a_claim_judged_against_its_null_needs_one(results, claim):
     _satisfy_dependency(claim)
     with pytest.raises(ValueError, match="null"):
-        claims.record(claim.id, 0.5)
-    assert claims.verdict(claim.id, 0.5, math.nan) == UNTESTABLE
+        store.record(claim.id, 0.5)
+    assert store.verdict(claim.id, 0.5, math.nan) == UNTESTABLE
     assert re.search("null|initialization", claim.test)  # the test says what it is judged on
 
 
 def test_too_few_values_are_not_testable(results):
     """A Spearman correlation over two noise levels is +-1 whatever the data: below its
     claim's ``min_n`` a value is recorded but not judged."""
-    assert claims.record("S5-clustering-below-optimum", 1.0, null=0.0, n=2) == UNTESTABLE
-    assert claims.record("S5-clustering-below-optimum", 1.0, null=0.0, n=3) == REPRODUCED
+    assert store.record("S5-clustering-below-optimum", 1.0, null=0.0, n=2) == UNTESTABLE
+    assert store.record("S5-clustering-below-optimum", 1.0, null=0.0, n=3) == REPRODUCED
 
 
 def test_unknown_claim_is_named(results):
     with pytest.raises(KeyError, match="claim_id='F9'"):
-        claims.verdict("F9", 1.0)
+        store.verdict("F9", 1.0)
     with pytest.raises(ValueError, match="values"):
-        claims.record_seeds("S-acc", [])
+        store.record_seeds("S-acc", [])
 
 
 def test_a_missing_crossing_counts_once(results):
-    claims.record_seeds("F5-crossing", [math.inf, math.inf])
-    assert claims.record_seeds("F5-same-time", [math.inf, math.inf]) == UNTESTABLE
-    claims.record_seeds("F5-crossing", [6.0, 8.0])
-    assert claims.record_seeds("F5-same-time", [math.inf, 2.0]) == NOT  # no onset: a failure
-    assert claims.record_seeds("F5-same-time", [1.0, 3.0]) == REPRODUCED
+    store.record_seeds("F5-crossing", [math.inf, math.inf])
+    assert store.record_seeds("F5-same-time", [math.inf, math.inf]) == UNTESTABLE
+    store.record_seeds("F5-crossing", [6.0, 8.0])
+    assert store.record_seeds("F5-same-time", [math.inf, 2.0]) == NOT  # no onset: a failure
+    assert store.record_seeds("F5-same-time", [1.0, 3.0]) == REPRODUCED
     # the table judges by the records as they are now: the crossing fails again
-    claims.record_seeds("F5-crossing", [math.inf, 8.0])
-    row = {r["id"]: r for r in claims.table("paper")}["F5-same-time"]
+    store.record_seeds("F5-crossing", [math.inf, 8.0])
+    row = {r["id"]: r for r in store.table("paper")}["F5-same-time"]
     assert row["verdict"] == UNTESTABLE
     assert "(F5-crossing failed)" in scorecard.scorecard_html("paper")
     out = io.StringIO()
@@ -141,16 +148,16 @@ def test_a_missing_crossing_counts_once(results):
 
 
 def test_divide_and_conquer_needs_specialization(results):
-    claims.record("F3-winner-take-most", -0.8, null=0.0)  # no winner-take-most
-    assert claims.record("F3-divide-and-conquer", 0.97, null=0.98) == UNTESTABLE
-    assert claims.record("F3-one-class", 0.4, null=0.0) == UNTESTABLE
-    claims.record("F3-winner-take-most", 0.1, null=0.0)  # partly
-    assert claims.record("F3-divide-and-conquer", 0.97, null=0.98) == REPRODUCED
-    assert claims.record("F3-one-class", 0.4, null=0.0) == REPRODUCED
+    store.record("F3-winner-take-most", -0.8, null=0.0)  # no winner-take-most
+    assert store.record("F3-divide-and-conquer", 0.97, null=0.98) == UNTESTABLE
+    assert store.record("F3-one-class", 0.4, null=0.0) == UNTESTABLE
+    store.record("F3-winner-take-most", 0.1, null=0.0)  # partly
+    assert store.record("F3-divide-and-conquer", 0.97, null=0.98) == REPRODUCED
+    assert store.record("F3-one-class", 0.4, null=0.0) == REPRODUCED
 
 
 def test_by_construction_is_not_counted_as_reproduced(results):
-    claims.record_seeds("F3-sign-class", [1.0, 1.0], null=1.0)
+    store.record_seeds("F3-sign-class", [1.0, 1.0], null=1.0)
     out = io.StringIO()
     scorecard.print_table("paper", file=out)
     text = out.getvalue()
@@ -161,9 +168,9 @@ def test_by_construction_is_not_counted_as_reproduced(results):
 
 
 def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
-    assert claims.record_seeds("F3-intraclass", [1.0, 0.9], null=[0.4, 0.6],
+    assert store.record_seeds("F3-intraclass", [1.0, 0.9], null=[0.4, 0.6],
                                null_note="strict share at initialization") == REPRODUCED
-    got = claims.load("F3-intraclass", "paper")
+    got = store.load("F3-intraclass", "paper")
     assert got["null"] == pytest.approx(0.5) and got["value"] == pytest.approx(0.95)
     assert got["null_note"] == "strict share at initialization"
     out = io.StringIO()
@@ -175,10 +182,10 @@ def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
 
 
 def test_wtm_claims_prints_value_null_rule_verdict_and_log(results, capsys):
-    from wtmlib.cli import main
+    from wtmlib.build.cli import main
 
-    claims.record("F3-winner-take-most", 0.6, null=0.0)  # F3-init-decides depends on it
-    claims.record_seeds("F3-init-decides", [0.17, 0.16], null=[1 / 15, 1 / 15])
+    store.record("F3-winner-take-most", 0.6, null=0.0)  # F3-init-decides depends on it
+    store.record_seeds("F3-init-decides", [0.17, 0.16], null=[1 / 15, 1 / 15])
     assert main(["claims", "--profile", "paper"]) == 1  # the other claims have no value
     out = capsys.readouterr().out
     line = next(s for s in out.splitlines() if s.startswith("F3-init-decides"))

@@ -1,6 +1,7 @@
 """``wtm cache``: what is stored, by experiment and numerics version; ``--prune``."""
 
-from wtmlib import cache, cli, runs
+from wtmlib.build import cli
+from wtmlib.results import cache, runs
 from wtmlib.config import ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig
 

@@ -7,9 +7,10 @@ import json
 import nbformat
 import pytest
 
-from wtmlib import params, pipeline
-from wtmlib.cli import main
-from wtmlib.progress import Follower
+from wtmlib.book import params
+from wtmlib.build import pipeline
+from wtmlib.build.cli import main
+from wtmlib.build.progress import Follower
 
 OK = '''# %% tags=["parameters"]
 epochs: int = 3  # epochs of the fake run
@@ -56,8 +57,8 @@ def toy(tmp_path, monkeypatch):
 def test_a_chapter_runs_with_progress_and_lands_only_after_success(toy):
     out = io.StringIO()
     logged = []
-    params = pipeline.resolve("paper", names=["ok"])
-    pipeline.run_notebooks(params, toy / "book" / "chapters", "paper", logged.append, toy, out)
+    resolved = params.resolve("paper", names=["ok"])
+    pipeline.run_notebooks(resolved, toy / "book" / "chapters", "paper", logged.append, toy, out)
     chapter = toy / "book" / "chapters" / "01_ok.ipynb"
     nb = nbformat.read(chapter, as_version=4)
     assert not any(pipeline.PROGRESS_TAG in c.metadata.get("tags", []) for c in nb.cells)

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.data import SyntheticConfig
 from wtmlib.model import MLP
 from wtmlib.optim import Layca

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.data import SyntheticConfig, difficulty, make_synthetic, pattern_class
 
 SMALL = dict(n_dim=60, l_pat=3, n_pat=6, n_train=600, n_test=120)

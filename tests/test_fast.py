@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wtmlib.fast.batchnorm import bn_eval_logits, bn_mlp_logits
-from wtmlib.fast.passes import mlp_logits
-from wtmlib.fast.sgd import sgd_step_
+from wtmlib.training.fast.batchnorm import bn_eval_logits, bn_mlp_logits
+from wtmlib.training.fast.passes import mlp_logits
+from wtmlib.training.fast.sgd import sgd_step_
 from wtmlib.model import MLP
 
 

@@ -1,6 +1,6 @@
 """Golden runs: a few tiny configurations whose stored arrays must come back bit for bit.
 
-Results are keyed by their configuration and ``wtmlib.cache.NUMERICS_VERSION``, not by the
+Results are keyed by their configuration and ``wtmlib.results.cache.NUMERICS_VERSION``, not by the
 code: a change of code that moves any number must raise that version, or the cache would
 hand out results the current code no longer makes. These tests catch the change nobody
 meant. When one fails and the change is meant, raise ``NUMERICS_VERSION`` and regenerate:
@@ -22,10 +22,10 @@ import numpy as np
 import pytest
 import torch
 
-from wtmlib import cache
+from wtmlib.results import cache
 from wtmlib.config import Execution, ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.train import train, train_models
+from wtmlib.training.loop import train, train_models
 
 HERE = Path(__file__).resolve().parent / "golden"
 DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
@@ -100,7 +100,7 @@ def test_golden_run_comes_back_bit_for_bit(name):
             assert same, (
                 f"golden run {name!r} (model {i}) recorded other {key!r} than stored"
                 f"{'' if same_machine else ' (beyond float rounding: written on ' + str(META) + ')'}."
-                " If the change of numbers is meant, raise NUMERICS_VERSION in wtmlib/cache.py"
+                " If the change of numbers is meant, raise NUMERICS_VERSION in wtmlib/results/cache.py"
                 " and regenerate: python tests/test_golden.py")
 
 

@@ -9,7 +9,7 @@ import torch
 
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.config import Execution, ModelConfig, TrainConfig
-from wtmlib.train import train, train_models
+from wtmlib.training.loop import train, train_models
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

@@ -1,4 +1,4 @@
-"""Measures of wtmlib.measures on constructed cases with known answers."""
+"""Measures of wtmlib.analysis.measures on constructed cases with known answers."""
 
 import math
 
@@ -7,9 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wtmlib import measures as M
+from wtmlib.analysis import measures
 from wtmlib.data import SyntheticConfig, make_synthetic, pattern_class
 from wtmlib.model import MLP
+from wtmlib.analysis import selectivity
+from wtmlib.analysis import signs
+from wtmlib.analysis import stats
 
 CLASSES6 = np.array([0, 0, 0, 1, 1, 1])
 
@@ -18,21 +21,21 @@ CLASSES6 = np.array([0, 0, 0, 1, 1, 1])
 
 
 def test_rankdata_average_ties():
-    assert M.rankdata([3, 1, 3, 2]).tolist() == [3.5, 1.0, 3.5, 2.0]
-    assert M.rankdata([5, 5, 5]).tolist() == [2.0, 2.0, 2.0]
+    assert stats.rankdata([3, 1, 3, 2]).tolist() == [3.5, 1.0, 3.5, 2.0]
+    assert stats.rankdata([5, 5, 5]).tolist() == [2.0, 2.0, 2.0]
 
 
 def test_spearman_hand_computed():
-    assert M.spearman([1, 2, 3], [3, 1, 2]) == pytest.approx(-0.5)
-    assert M.spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
+    assert stats.spearman([1, 2, 3], [3, 1, 2]) == pytest.approx(-0.5)
+    assert stats.spearman([1, 2, 3, 4], [10, 20, 30, 1000]) == pytest.approx(1.0)
     # ties: ranks [1, 2.5, 2.5, 4] and [1, 3, 2, 4] -> 4.5 / sqrt(4.5 * 5)
-    assert M.spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
+    assert stats.spearman([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(4.5 / math.sqrt(22.5))
 
 
 def test_spearman_undefined_is_nan():
-    assert math.isnan(M.spearman([1, 2, 3], [2, 2, 2]))  # constant side
-    assert math.isnan(M.spearman([1, np.nan, 3], [1, 2, np.nan]))  # < 2 finite pairs
-    assert M.spearman([1, np.nan, 2, 3], [1, 5, 2, 3]) == pytest.approx(1.0)  # NaN pair dropped
+    assert math.isnan(stats.spearman([1, 2, 3], [2, 2, 2]))  # constant side
+    assert math.isnan(stats.spearman([1, np.nan, 3], [1, 2, np.nan]))  # < 2 finite pairs
+    assert stats.spearman([1, np.nan, 2, 3], [1, 5, 2, 3]) == pytest.approx(1.0)  # NaN pair dropped
 
 
 # --- Section 4.1 --------------------------------------------------------------------------
@@ -52,22 +55,22 @@ def _trajectories():
 
 def test_wtm_rank_correlation():
     m = _trajectories()
-    r0 = M.wtm_rank_correlation(m, CLASSES6, np.array([0, 0]), early_epoch=1)
+    r0 = measures.wtm_rank_correlation(m, CLASSES6, np.array([0, 0]), early_epoch=1)
     assert r0 == pytest.approx([1.0, -1.0])
-    r1 = M.wtm_rank_correlation(m, CLASSES6, np.array([1, 1]), early_epoch=1)
+    r1 = measures.wtm_rank_correlation(m, CLASSES6, np.array([1, 1]), early_epoch=1)
     assert np.isnan(r1).all()  # all moved together (neuron 0) / constant (neuron 1)
 
 
 def test_within_class_spread_and_growth():
     m = _trajectories()
-    s = M.within_class_spread(m, CLASSES6, np.array([0, 1]))
+    s = measures.within_class_spread(m, CLASSES6, np.array([0, 1]))
     assert s.shape == (3, 2)
     assert s[1, 0] == pytest.approx(math.sqrt(2 / 3))
     assert s[2, 0] == pytest.approx(4 * math.sqrt(2 / 3))
-    g = M.spread_growth(m, CLASSES6, np.array([0, 1]), early_epoch=1)
+    g = measures.spread_growth(m, CLASSES6, np.array([0, 1]), early_epoch=1)
     assert g[0] == pytest.approx(4.0)
     assert np.isnan(g[1])  # zero early spread
-    assert M.spread_growth(m, CLASSES6, np.array([1, 0]), 1)[0] == pytest.approx(1.0)
+    assert measures.spread_growth(m, CLASSES6, np.array([1, 0]), 1)[0] == pytest.approx(1.0)
 
 
 def test_intraclass_exceeds_interclass():
@@ -76,18 +79,18 @@ def test_intraclass_exceeds_interclass():
         [0, 1, 2, 10, 11, 12],  # range 2 vs gap 10
         [0, 10, 10, 5, 6, 11],  # range 10 vs gap 2/3; strict: 10 < 11
     ], dtype=float)
-    assert M.intraclass_exceeds_interclass(final, CLASSES6).tolist() == [True, False, True]
-    assert M.intraclass_exceeds_interclass(final, CLASSES6, strict=True).tolist() == \
+    assert measures.intraclass_exceeds_interclass(final, CLASSES6).tolist() == [True, False, True]
+    assert measures.intraclass_exceeds_interclass(final, CLASSES6, strict=True).tolist() == \
         [True, False, False]
 
 
 def test_active_class_and_sign_correlation():
     y = np.array([0, 0, 1, 1])
     mean_sign = np.array([[0.8, -1.0], [1.0, -0.6], [-1.0, 1.0], [-0.9, 0.2]])
-    assert M.active_class(mean_sign, y).tolist() == [1, 0]
+    assert signs.active_class(mean_sign, y).tolist() == [1, 0]
     clean = np.where(y[:, None] == 1, -1.0, 1.0) * np.array([1.0, -1.0])
-    assert M.sign_class_correlation(clean, y) == pytest.approx([-1.0, 1.0])
-    assert np.isnan(M.sign_class_correlation(np.ones((4, 1)), y)[0])
+    assert signs.sign_class_correlation(clean, y) == pytest.approx([-1.0, 1.0])
+    assert np.isnan(signs.sign_class_correlation(np.ones((4, 1)), y)[0])
 
 
 # --- Section 4.2.4 ------------------------------------------------------------------------
@@ -95,26 +98,26 @@ def test_active_class_and_sign_correlation():
 
 def test_favoured_pattern():
     final = np.array([[1, 5, 2, 9, 0, 0], [3, 1, 2, 0, 7, 1]], dtype=float)
-    assert M.favoured_pattern(final, CLASSES6, np.array([0, 1])).tolist() == [1, 4]
-    assert M.favoured_pattern(final, CLASSES6, np.array([1, 0])).tolist() == [3, 0]
+    assert measures.favoured_pattern(final, CLASSES6, np.array([0, 1])).tolist() == [1, 4]
+    assert measures.favoured_pattern(final, CLASSES6, np.array([1, 0])).tolist() == [3, 0]
 
 
 def test_favoured_spread():
-    assert M.favoured_spread([2, 2, 2, 2], 3) == (0.0, 1)
-    e, d = M.favoured_spread([0, 1, 2], 3)
+    assert measures.favoured_spread([2, 2, 2, 2], 3) == (0.0, 1)
+    e, d = measures.favoured_spread([0, 1, 2], 3)
     assert (e, d) == (pytest.approx(1.0), 3)
-    assert M.favoured_spread([0, 1, 2, 0, 1, 2], 3)[0] == pytest.approx(1.0)
-    assert M.favoured_spread([0, 2], 15)[0] == pytest.approx(1.0)  # fewer neurons than patterns
-    assert M.favoured_spread([0, 0, 0, 1], 2)[0] == pytest.approx(
+    assert measures.favoured_spread([0, 1, 2, 0, 1, 2], 3)[0] == pytest.approx(1.0)
+    assert measures.favoured_spread([0, 2], 15)[0] == pytest.approx(1.0)  # fewer neurons than patterns
+    assert measures.favoured_spread([0, 0, 0, 1], 2)[0] == pytest.approx(
         -(0.75 * math.log(0.75) + 0.25 * math.log(0.25)) / math.log(2))
-    assert math.isnan(M.favoured_spread([4], 3)[0])
+    assert math.isnan(measures.favoured_spread([4], 3)[0])
 
 
 def test_init_predicts_winner():
     m = np.zeros((2, 2, 6))
     m[0] = [[3, 1, 2, 0, 0, 0], [3, 1, 2, 0, 0, 0]]  # both neurons lead with pattern 0
     m[1] = [[9, 1, 5, 0, 0, 0], [1, 9, 0, 0, 0, 0]]  # neuron 1 changes winner
-    out = M.init_predicts_winner(m, CLASSES6, np.array([0, 0]))
+    out = measures.init_predicts_winner(m, CLASSES6, np.array([0, 0]))
     assert out["fraction"] == pytest.approx(0.5)
     assert out["chance"] == pytest.approx(1 / 3)
     assert out["spearman_init_final"] == pytest.approx((1.0 + -0.5) / 2)
@@ -126,7 +129,7 @@ def test_wtm_summary_constructed():
     mean_sign = np.array([[-1.0, 1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, -1.0]])
     sums = np.stack([np.stack([np.full(2, (y == c).sum()), mean_sign[y == c].sum(0),
                                (mean_sign[y == c] ** 2).sum(0)]) for c in (0, 1)])
-    s = M.wtm_summary({"pattern_means_train": m, "sign_class_sums": sums}, early_epoch=1)
+    s = measures.wtm_summary({"pattern_means_train": m, "sign_class_sums": sums}, early_epoch=1)
     assert s["n_neurons"] == 2
     assert s["active_class1_share"] == 0.5
     assert s["rank_corr_active_median"] == pytest.approx(1.0)
@@ -139,12 +142,12 @@ def test_wtm_summary_constructed():
 
 def test_wtm_summary_on_a_tiny_run():
     from wtmlib.config import ModelConfig, TrainConfig
-    from wtmlib.train import train
+    from wtmlib.training.loop import train
 
     data = make_synthetic(SyntheticConfig(n_dim=60, n_pat=6, n_train=600, n_test=60))
     out = train(data, ModelConfig(n_hidden=8),
                 TrainConfig(epochs=5, lr_decay_epoch=-1))
-    s = M.wtm_summary(out.arrays, early_epoch=1)
+    s = measures.wtm_summary(out.arrays, early_epoch=1)
     assert s["n_neurons"] == 8
     assert 0.0 <= s["init_winner_chance"] <= 1.0
     assert all(isinstance(v, (int, float)) for v in s.values())
@@ -154,16 +157,16 @@ def test_wtm_summary_on_a_tiny_run():
 
 
 def test_loss_share_crossing():
-    assert M.loss_share_crossing([0.1, 0.3, 0.5, 0.6], [0.9, 0.7, 0.5, 0.4]) == 2
-    assert M.loss_share_crossing([0.1, 0.2], [0.9, 0.8]) is None
+    assert measures.loss_share_crossing([0.1, 0.3, 0.5, 0.6], [0.9, 0.7, 0.5, 0.4]) == 2
+    assert measures.loss_share_crossing([0.1, 0.2], [0.9, 0.8]) is None
 
 
 def test_spread_onset():
-    assert M.spread_onset([1.0, 1.2, 1.6, 3.0]) == 2
-    assert M.spread_onset([1.0, 1.2, 1.6, 3.0], factor=2.0) == 3
-    assert M.spread_onset([1.0, 1.1, 1.0]) is None
+    assert measures.spread_onset([1.0, 1.2, 1.6, 3.0]) == 2
+    assert measures.spread_onset([1.0, 1.2, 1.6, 3.0], factor=2.0) == 3
+    assert measures.spread_onset([1.0, 1.1, 1.0]) is None
     two_d = np.array([[1, 1, 1], [1, 2, 2], [3, 3, 3]], dtype=float)  # medians 1, 2, 3
-    assert M.spread_onset(two_d) == 1
+    assert measures.spread_onset(two_d) == 1
 
 
 # --- Section 5.3 --------------------------------------------------------------------------
@@ -178,9 +181,9 @@ def test_c1_subclass_selectivity():
         [0, 0, 0, 0, 2, 4, 1, 1],  # sel(2) = (3 - 1) / (1 + 0) = 2, sel(3) = -2
     ], dtype=float).T
     # max over neurons per subclass: [2, 0, 2, 0] -> median 1
-    assert M.c1_subclass_selectivity(z, y, p) == pytest.approx(1.0)
+    assert selectivity.c1_subclass_selectivity(z, y, p) == pytest.approx(1.0)
     # only the subclass-0 neuron: maxima [2, -2, nan, nan] -> median 0
-    assert M.c1_subclass_selectivity(z[:, :1], y, p) == pytest.approx(0.0)
+    assert selectivity.c1_subclass_selectivity(z[:, :1], y, p) == pytest.approx(0.0)
 
 
 def test_c3_intraclass_selectivity():
@@ -192,7 +195,7 @@ def test_c3_intraclass_selectivity():
     ], dtype=float).T
     # k = round(3 / 2) = 2 (half up): class 0 mean(sqrt2, 0), class 1 mean(4/3, 0)
     expected = (math.sqrt(2) / 2 + 2 / 3) / 2
-    assert M.c3_intraclass_selectivity(z, y) == pytest.approx(expected)
+    assert selectivity.c3_intraclass_selectivity(z, y) == pytest.approx(expected)
 
 
 # --- Sections 4.2.3 / 5.2 -----------------------------------------------------------------
@@ -200,9 +203,9 @@ def test_c3_intraclass_selectivity():
 
 def test_gradient_coherence_limits():
     g = np.tile([1.0, -2.0, 0.5], (7, 1))
-    assert M.gradient_coherence(g) == pytest.approx(1.0)
-    assert M.gradient_coherence(3 * np.eye(4)) == pytest.approx(0.25)
-    assert math.isnan(M.gradient_coherence(np.zeros((3, 2))))
+    assert selectivity.gradient_coherence(g) == pytest.approx(1.0)
+    assert selectivity.gradient_coherence(3 * np.eye(4)) == pytest.approx(0.25)
+    assert math.isnan(selectivity.gradient_coherence(np.zeros((3, 2))))
 
 
 def _autograd_per_sample(model, x, y):
@@ -224,23 +227,23 @@ def test_coherence_mlp_matches_autograd(activation):
     y = (torch.rand(20) > 0.5).float()
     w = (model.hidden.weight, model.w2, model.out.bias)
     brute = _autograd_per_sample(model, x, y)
-    closed = M.mlp_per_sample_grads(*w, x, y, activation)
+    closed = selectivity.mlp_per_sample_grads(*w, x, y, activation)
     assert torch.allclose(closed, brute, atol=1e-6)
-    assert M.coherence_mlp(*w, x, y, activation) == pytest.approx(
-        M.gradient_coherence(brute), rel=1e-5)
+    assert selectivity.coherence_mlp(*w, x, y, activation) == pytest.approx(
+        selectivity.gradient_coherence(brute), rel=1e-5)
     mask = torch.arange(20) % 3 == 0
-    assert M.coherence_mlp(*w, x, y, activation, mask=mask) == pytest.approx(
-        M.gradient_coherence(brute[mask]), rel=1e-5)
-    per_neuron = M.coherence_per_neuron(*w, x, y, activation, mask=mask)
+    assert selectivity.coherence_mlp(*w, x, y, activation, mask=mask) == pytest.approx(
+        selectivity.gradient_coherence(brute[mask]), rel=1e-5)
+    per_neuron = selectivity.coherence_per_neuron(*w, x, y, activation, mask=mask)
     g_w1 = brute[mask, :35].reshape(-1, 5, 7)
-    expected = [M.gradient_coherence(g_w1[:, j]) for j in range(5)]
+    expected = [selectivity.gradient_coherence(g_w1[:, j]) for j in range(5)]
     assert per_neuron == pytest.approx(expected, rel=1e-5, nan_ok=True)
 
 
 def test_coherence_per_neuron_dead_neuron_is_nan():
     w1 = torch.tensor([[1.0, 0.0], [-1.0, -1.0]])
     x = torch.tensor([[1.0, 0.5], [2.0, 0.1]])  # neuron 1 never active
-    out = M.coherence_per_neuron(w1, torch.tensor([1.0, 1.0]), 0.0, x, torch.tensor([0.0, 1.0]))
+    out = selectivity.coherence_per_neuron(w1, torch.tensor([1.0, 1.0]), 0.0, x, torch.tensor([0.0, 1.0]))
     assert np.isfinite(out[0]) and np.isnan(out[1])
 
 
@@ -252,13 +255,13 @@ def test_coherence_by_group_is_the_separate_measures(activation, partition):
     x, y = rng.normal(size=(40, 5)), (rng.random(40) > 0.5).astype(float)
     hard = rng.random(40) > 0.7
     groups = {"regular": ~hard, "difficult": hard} if partition else {"some": hard}
-    got = M.coherence_by_group(*w, x, y, groups, activation)
-    assert got["all"] == pytest.approx(M.coherence_mlp(*w, x, y, activation), rel=1e-10)
+    got = selectivity.coherence_by_group(*w, x, y, groups, activation)
+    assert got["all"] == pytest.approx(selectivity.coherence_mlp(*w, x, y, activation), rel=1e-10)
     for name, mask in groups.items():
         assert got[name] == pytest.approx(
-            M.coherence_mlp(*w, x, y, activation, mask=mask), rel=1e-10)
+            selectivity.coherence_mlp(*w, x, y, activation, mask=mask), rel=1e-10)
     assert got["per-neuron median"] == pytest.approx(
-        float(np.nanmedian(M.coherence_per_neuron(*w, x, y, activation))), rel=1e-10)
+        float(np.nanmedian(selectivity.coherence_per_neuron(*w, x, y, activation))), rel=1e-10)
 
 
 def test_c1_from_moments_is_the_direct_definition():
@@ -276,7 +279,7 @@ def test_c1_from_moments_is_the_direct_definition():
         with np.errstate(divide="ignore", invalid="ignore"):
             sel = np.where(den > 0, (z[in_s].mean(0) - z[rest].mean(0)) / den, np.nan)
         best.append(np.nanmax(sel))
-    assert M.c1_subclass_selectivity(z, y, p) == pytest.approx(float(np.median(best)),
+    assert selectivity.c1_subclass_selectivity(z, y, p) == pytest.approx(float(np.median(best)),
                                                                 rel=1e-9)
     with pytest.raises(ValueError, match="one class"):
-        M.c1_subclass_selectivity(z, np.r_[1 - y[:1], y[1:]], p)
+        selectivity.c1_subclass_selectivity(z, np.r_[1 - y[:1], y[1:]], p)

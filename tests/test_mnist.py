@@ -9,16 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.data import difficulty, pattern_class
 from wtmlib.mnist import (
-    MNIST_MEAN,
-    MNIST_STD,
-    AggregatedMNISTConfig,
-    DataNotFoundError,
-    check_mnist_available,
-    load_aggregated_mnist,
-    resolve_root,
+    MNIST_MEAN, MNIST_STD, AggregatedMNISTConfig, DataNotFoundError, check_mnist_available,
+    load_aggregated_mnist, resolve_root
 )
 
 N_TR, N_TE = 50, 20

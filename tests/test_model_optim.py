@@ -7,12 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.config import ModelConfig, TrainConfig
 from wtmlib.model import MLP, build_model
 from wtmlib.optim import Layca, build_optimizer, set_lr
-from wtmlib.train import train
+from wtmlib.training.loop import train
 
 
 def _x(n=9, d=7, seed=0):

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from wtmlib import analyses, measures, nulls
+from wtmlib.analysis import measures, nulls, tables
 from wtmlib.data import pattern_class
+from wtmlib.analysis import signs
 
 N_PAT = 6  # patterns 0-2: class 0, 3-5: class 1
 
@@ -25,7 +26,7 @@ def _arrays(means, act):
 
 def test_the_arrays_give_the_active_classes():
     act = [0, 1, 1]
-    assert list(measures.active_class_of(_arrays(np.zeros((2, 3, N_PAT)), act))) == act
+    assert list(signs.active_class_of(_arrays(np.zeros((2, 3, N_PAT)), act))) == act
 
 
 def test_intraclass_share_loose_and_strict():
@@ -44,15 +45,15 @@ def test_favoured_entropy_matches_the_summary_on_the_last_epoch():
     means = rng.normal(size=(4, 40, N_PAT))
     act = rng.integers(0, 2, 40)
     arrays = _arrays(means, act)
-    got = nulls.favoured_entropy(means[-1], pattern_class(N_PAT).numpy(), act)
+    got = measures.favoured_entropy(means[-1], pattern_class(N_PAT).numpy(), act)
     assert got == pytest.approx(measures.wtm_summary(arrays, 1)["favoured_entropy"])
     # every neuron favours pattern 0 at epoch 0: entropy 0; evenly spread: 1
     means[0] = 0.0
     means[0, :, 0] = means[0, :, 3] = 1.0
-    assert nulls.favoured_entropy(means[0], pattern_class(N_PAT).numpy(), act) == 0.0
+    assert measures.favoured_entropy(means[0], pattern_class(N_PAT).numpy(), act) == 0.0
     even = np.zeros((3, N_PAT))
     even[[0, 1, 2], [0, 1, 2]] = 1.0
-    assert nulls.favoured_entropy(even, pattern_class(N_PAT).numpy(), [0, 0, 0]) == \
+    assert measures.favoured_entropy(even, pattern_class(N_PAT).numpy(), [0, 0, 0]) == \
         pytest.approx(1.0)
 
 
@@ -67,7 +68,7 @@ def test_init_nulls_read_epoch_zero():
     assert got["intraclass_exceeds_share"] == pytest.approx(
         measures.intraclass_exceeds_interclass(means[0], classes).mean())
     assert got["favoured_entropy"] == pytest.approx(
-        nulls.favoured_entropy(means[0], classes, act))
+        measures.favoured_entropy(means[0], classes, act))
     assert got["init_winner_chance"] == pytest.approx(1 / 3)
     assert got["rank_corr_active_median"] == nulls.RANK_CORR_NULL == 0.0
     assert got["sign_class_abs_corr_median"] == nulls.SIGN_CLASS_NULL == 1.0
@@ -103,10 +104,10 @@ def test_onset_rows_and_table():
         with pytest.raises(ValueError, match="early_epochs"):
             nulls.onset_rows(arrays, bad)
     results = [SimpleNamespace(arrays=arrays, config={"train": {"seed": s}}) for s in (0, 1)]
-    table = analyses.onset_table(results, [0, 5])
+    table = tables.onset_table(results, [0, 5])
     assert list(table.index) == [0, 5] and (table.seeds == 2).all()
     assert table.loc[5, "falling_share"] == pytest.approx(rows[1]["falling_share"])
-    nt = analyses.null_table(results)
+    nt = tables.null_table(results)
     assert list(nt.index) == [0, 1]
     assert nt.loc[1, "favoured_entropy"] == pytest.approx(
         nulls.init_nulls(arrays)["favoured_entropy"])

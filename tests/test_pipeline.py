@@ -7,24 +7,25 @@ import sys
 import pytest
 import yaml
 
-from wtmlib import params, pipeline
-from wtmlib.cli import main
-
-ROOT = pipeline.ROOT
+from wtmlib.book.params import (ROOT, ParameterError, default_parameters, describe_parameters,
+                                load_profile, notebook_names, profile_names, resolve, source_path)
+from wtmlib.book import params
+from wtmlib.build import pipeline
+from wtmlib.build.cli import main
 
 
 def test_every_notebook_has_a_parameters_cell_of_plain_values():
-    names = pipeline.notebook_names()
+    names = notebook_names()
     assert names[0] == "data" and "noise" in names and "mnist" in names
     for name in names:
-        params = pipeline.default_parameters(name)
+        params = default_parameters(name)
         assert params, name
         for key, value in params.items():
             assert isinstance(value, (int, float, str, bool, list)), (name, key)
 
 
 def _parameter_lines(name):
-    lines = pipeline.source_path(name).read_text().splitlines()
+    lines = source_path(name).read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if 'tags=["parameters"]' in line)
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("# %%"))
     return [line for line in lines[start + 1:end] if line.strip() and not line.startswith("#")]
@@ -35,7 +36,7 @@ def test_every_parameter_is_typed_and_its_type_matches_its_default():
 
     kinds = {"int": int, "float": float, "str": str, "bool": bool, "list[int]": list,
              "list[float]": list}
-    for name in pipeline.notebook_names():
+    for name in notebook_names():
         for line in _parameter_lines(name):
             node = ast.parse(line).body[0]
             assert isinstance(node, ast.AnnAssign), (name, line)
@@ -51,14 +52,14 @@ def test_default_parameters_reads_plain_and_annotated_assignments(tmp_path, monk
         '# %% tags=["parameters"]\nn_seeds: int = 3  # seeds\nsigma = 0.4\n'
         'grid: list[float] = [0.1, 0.2]\n\n# %%\nprint(n_seeds)\n')
     monkeypatch.setattr(params, "NOTEBOOKS", tmp_path)
-    assert pipeline.default_parameters("toy") == {"n_seeds": 3, "sigma": 0.4, "grid": [0.1, 0.2]}
+    assert default_parameters("toy") == {"n_seeds": 3, "sigma": 0.4, "grid": [0.1, 0.2]}
 
 
 def test_papermill_help_shows_the_parameter_types(tmp_path):
     """Plain papermill on a jupytext-converted chapter: `--help-notebook` lists types."""
     import jupytext
 
-    nb = jupytext.read(pipeline.source_path("noise"))
+    nb = jupytext.read(source_path("noise"))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     path = tmp_path / "03_noise.ipynb"
@@ -71,15 +72,15 @@ def test_papermill_help_shows_the_parameter_types(tmp_path):
 
 
 def test_profiles_resolve_to_checked_parameters():
-    quick = pipeline.resolve("quick")
-    paper = pipeline.resolve("paper")
-    assert set(quick) == set(paper) == set(pipeline.notebook_names())
+    quick = resolve("quick")
+    paper = resolve("paper")
+    assert set(quick) == set(paper) == set(notebook_names())
     assert quick["data"]["n_train"] < paper["data"]["n_train"]
-    assert paper["data"] == pipeline.default_parameters("data")
+    assert paper["data"] == default_parameters("data")
 
 
 def test_override_merges_and_int_is_accepted_for_float():
-    params = pipeline.resolve("quick", {"data": {"sigma_train": 1}}, ["data"])
+    params = resolve("quick", {"data": {"sigma_train": 1}}, ["data"])
     assert params["data"]["sigma_train"] == 1.0 and isinstance(params["data"]["sigma_train"], float)
 
 
@@ -90,8 +91,8 @@ def test_override_merges_and_int_is_accepted_for_float():
     ({"data": {"sigmas": 0.4}}, "parameter 'sigmas'.*expected list"),
 ])
 def test_bad_parameters_are_refused(over, match):
-    with pytest.raises(pipeline.ParameterError, match=match):
-        pipeline.resolve("paper", over, ["data"])
+    with pytest.raises(ParameterError, match=match):
+        resolve("paper", over, ["data"])
 
 
 # (notebook, parameter, value, words of the allowed values in the message)
@@ -127,8 +128,8 @@ OUT_OF_RANGE = [
 @pytest.mark.parametrize("name, key, value, allowed", OUT_OF_RANGE,
                          ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in OUT_OF_RANGE])
 def test_out_of_range_parameters_are_refused_naming_the_parameter(name, key, value, allowed):
-    with pytest.raises(pipeline.ParameterError) as err:
-        pipeline.resolve("paper", {name: {key: value}}, [name])
+    with pytest.raises(ParameterError) as err:
+        resolve("paper", {name: {key: value}}, [name])
     text = str(err.value)
     assert text.startswith(f"parameter {key!r} of notebook {name!r}: got {value!r}"), text
     assert allowed in text and "\n" not in text
@@ -136,38 +137,38 @@ def test_out_of_range_parameters_are_refused_naming_the_parameter(name, key, val
 
 def test_snapshots_beyond_the_wtm_chapters_epochs_are_refused_before_the_kernel():
     # the related chapter re-runs Section 4.1's runs keeping the weights at `snapshots`
-    with pytest.raises(pipeline.ParameterError) as err:
-        pipeline.resolve("paper", {"related": {"snapshots": [0, 500]}}, ["related"])
+    with pytest.raises(ParameterError) as err:
+        resolve("paper", {"related": {"snapshots": [0, 500]}}, ["related"])
     assert str(err.value).startswith("parameter 'snapshots' of notebook 'related': got [0, 500]")
     assert "the wtm chapter's epochs = 400" in str(err.value)
     # the bound is the other chapter's value in the same build, overrides included
-    with pytest.raises(pipeline.ParameterError, match="wtm chapter's epochs = 100"):
-        pipeline.resolve("paper", {"wtm": {"epochs": 100, "early_epoch": 10}})
-    ok = pipeline.resolve("paper", {"wtm": {"epochs": 600}, "related": {"snapshots": [0, 500]}},
+    with pytest.raises(ParameterError, match="wtm chapter's epochs = 100"):
+        resolve("paper", {"wtm": {"epochs": 100, "early_epoch": 10}})
+    ok = resolve("paper", {"wtm": {"epochs": 600}, "related": {"snapshots": [0, 500]}},
                           ["wtm", "related"])
     assert ok["related"]["snapshots"] == [0, 500]
 
 
 def test_library_configurations_are_checked_before_the_kernel():
     # what only the library's dataclasses know (n_pat even, MNIST split sizes)
-    with pytest.raises(pipeline.ParameterError, match="^parameter 'n_pat' of notebook 'data'"):
-        pipeline.resolve("paper", {"data": {"n_pat": 5}}, ["data"], library=True)
-    with pytest.raises(pipeline.ParameterError, match="^parameter 'n_train' of notebook 'mnist'"):
-        pipeline.resolve("paper", {"mnist": {"n_train": 70000}}, ["mnist"], library=True)
+    with pytest.raises(ParameterError, match="^parameter 'n_pat' of notebook 'data'"):
+        resolve("paper", {"data": {"n_pat": 5}}, ["data"], library=True)
+    with pytest.raises(ParameterError, match="^parameter 'n_train' of notebook 'mnist'"):
+        resolve("paper", {"mnist": {"n_train": 70000}}, ["mnist"], library=True)
 
 
 def test_every_profile_passes_its_own_checks():
-    for profile in pipeline.profile_names():
-        pipeline.resolve(profile, library=True)
+    for profile in profile_names():
+        resolve(profile, library=True)
 
 
 def test_unknown_profile_and_notebook_are_refused():
-    with pytest.raises(pipeline.ParameterError, match="profile 'fast'"):
-        pipeline.resolve("fast")
-    with pytest.raises(pipeline.ParameterError, match="notebook 'nosie'"):
-        pipeline.source_path("nosie")
-    with pytest.raises(pipeline.ParameterError, match="notebook 'nosie' does not exist"):
-        pipeline.resolve("paper", {"nosie": {"n_seeds": 1}})
+    with pytest.raises(ParameterError, match="profile 'fast'"):
+        resolve("fast")
+    with pytest.raises(ParameterError, match="notebook 'nosie'"):
+        source_path("nosie")
+    with pytest.raises(ParameterError, match="notebook 'nosie' does not exist"):
+        resolve("paper", {"nosie": {"n_seeds": 1}})
 
 
 def test_cli_refuses_bad_input_before_running(capsys, monkeypatch):
@@ -202,7 +203,7 @@ def test_cli_bad_input_is_one_line_naming_it_and_nothing_runs(argv, words, capsy
 def _fake_execute(seen):
     def execute(name, params, out, profile, book_params=None, **kwargs):
         seen.update(name=name, **params)
-        path = out / f"{pipeline.source_path(name).stem}.ipynb"
+        path = out / f"{source_path(name).stem}.ipynb"
         path.write_text("{}")
         return pipeline.Executed(path, 0)
     return execute
@@ -214,7 +215,7 @@ def test_cli_run_passes_overrides_to_papermill(monkeypatch, tmp_path):
     monkeypatch.setattr(pipeline, "ROOT", tmp_path)
     assert main(["run", "data", "--profile", "quick", "-p", "sigma_train", "0.6"]) == 0
     assert seen["name"] == "data" and seen["sigma_train"] == 0.6
-    assert seen["n_train"] == pipeline.load_profile("quick")["data"]["n_train"]
+    assert seen["n_train"] == load_profile("quick")["data"]["n_train"]
     assert (tmp_path / "book" / "chapters" / "02_data.ipynb").exists()
 
 
@@ -232,23 +233,23 @@ def test_pages_workflow_builds_with_the_readme_target():
 
 
 def test_wtm_entry_point_is_installed():
-    out = subprocess.run([sys.executable, "-m", "wtmlib.cli", "params", "data"],
+    out = subprocess.run([sys.executable, "-m", "wtmlib.build.cli", "params", "data"],
                          capture_output=True, text=True, check=True).stdout
     assert "sigma_train = 0.4  (float; a number >= 0)" in out  # type and allowed values
 
 
 def test_params_lists_types_and_allowed_values():
-    lines = pipeline.describe_parameters("noise")
+    lines = describe_parameters("noise")
     assert "n_seeds = 5  (int; a number >= 1)" in lines
     assert any(line.startswith("sigmas_train = [") and "a non-empty list of numbers >= 0" in line
                for line in lines)
-    assert len(lines) == len(pipeline.default_parameters("noise"))
+    assert len(lines) == len(default_parameters("noise"))
 
 
 def test_pages_results_cache_is_keyed_by_the_numerics_version():
     """The workflow reads NUMERICS_VERSION with the sed of its 'numerics' step; the cache
     key and its restore prefix carry it, so results of another version never come back."""
-    from wtmlib.cache import NUMERICS_VERSION
+    from wtmlib.results.cache import NUMERICS_VERSION
 
     wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
     steps = {s.get("id") or s.get("name"): s for s in wf["jobs"]["build"]["steps"]}

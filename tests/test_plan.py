@@ -1,4 +1,4 @@
-"""The build's training plan (wtmlib.plan): which runs, trained once, stored, and a
+"""The build's training plan (wtmlib.build.plan): which runs, trained once, stored, and a
 failure that stops the build before any notebook."""
 
 import re
@@ -6,9 +6,10 @@ import re
 import numpy as np
 import pytest
 
-from wtmlib import cache, pipeline, plan
-from wtmlib.params import notebook_names, resolve, source_path
-from wtmlib.runs import key_of, run
+from wtmlib.build import pipeline, plan
+from wtmlib.results import cache
+from wtmlib.book.params import notebook_names, resolve, source_path
+from wtmlib.results.runs import key_of, run
 
 TINY = {"n_train": 240, "n_test": 120, "n_dim": 40, "n_pat": 6, "n_hidden": 16,
         "epochs": 2, "n_seeds": 1, "sigmas_train": [0.2, 0.6], "sigmas_test": [0.2],
@@ -30,9 +31,9 @@ def test_every_chapter_that_reads_the_chosen_reading_is_planned_after_the_sweep(
 @pytest.mark.parametrize("workers", [0, 2])
 def test_the_plan_trains_each_missing_run_once_and_the_notebook_loads_it(tmp_path, workers):
     params, lines = _noise(workers), []
-    assert plan.train(params, "quick", root=tmp_path, log=lines.append, every_s=0) == 2
+    assert plan.train_plan(params, "quick", root=tmp_path, log=lines.append, every_s=0) == 2
     assert "run 2/2 (noise)" in lines[-2] and lines[-1].startswith("[wtm] trained 2 run(s)")
-    assert plan.train(params, "quick", root=tmp_path, log=lines.append) == 0  # all stored
+    assert plan.train_plan(params, "quick", root=tmp_path, log=lines.append) == 0  # all stored
     # the run the notebook asks for is the one stored, not trained again
     job = plan.Plan(params, "quick").first()[-1]  # Figure 2's model: a duplicate of the grid's
     stored = cache.paths("noise", key_of(*job.configs), tmp_path)[1]
@@ -43,8 +44,8 @@ def test_the_plan_trains_each_missing_run_once_and_the_notebook_loads_it(tmp_pat
 
 def test_the_pool_gives_the_same_numbers_as_this_process(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    plan.train(_noise(0), "quick", root=a, log=lambda *_: None)
-    plan.train(_noise(2), "quick", root=b, log=lambda *_: None)
+    plan.train_plan(_noise(0), "quick", root=a, log=lambda *_: None)
+    plan.train_plan(_noise(2), "quick", root=b, log=lambda *_: None)
     for job in plan.Plan(_noise(0), "quick").first():
         ra = cache.load("noise", key_of(*job.configs), a)
         rb = cache.load("noise", key_of(*job.configs), b)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic, pattern_class
 from wtmlib.config import ENGINES, Execution, TrainConfig
 

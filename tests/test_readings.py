@@ -7,12 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wtmlib import analyses, claims, evidence, reading_rule, readings, scorecard
-from wtmlib.checks import ConfigError
+from wtmlib.analysis import tables
+from wtmlib.claims import evidence, reading_rule, readings, scorecard, store
+from wtmlib.results import provenance, runs
+from wtmlib.config import ConfigError
 from wtmlib.config import Execution, ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.model import build_model
-from wtmlib.train import train
+from wtmlib.training.loop import train
+from wtmlib.claims import registry
 
 SMALL = dict(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=120, n_hidden=12, epochs=6,
              lr_decay_epoch=4, output_lrs=[1 / 27, 1.0], reading_seeds=1, reading="chosen")
@@ -23,19 +26,19 @@ def test_sweep_configs_name_every_reading_of_the_registry():
     assert list(cfgs) == reading_rule.reading_names([1 / 27, 3.0])
     assert list(cfgs)[:3] == ["Layca on W1 and W2", "W2 lr 1/27, b2 frozen",
                               "W2 lr 1/27, b2 trained"]
-    lit = cfgs[readings.LITERAL]
+    lit = cfgs[reading_rule.LITERAL]
     assert (lit.output_layer, lit.biases) == ("layca", "frozen")
     three = cfgs["W2 lr 3, b2 trained"]
     assert (three.output_layer, three.output_lr, three.biases, three.bias_lr) == (
         "sgd", 3.0, "sgd", 3.0)
     # b2 at the Layca rate: bias_lr 0 ("same as lr"), so the run is keyed once
     assert cfgs["W2 lr 1/27, b2 trained"].bias_lr == 0.0
-    assert cfgs[readings.OTHER_LR].lr == 3e-3
+    assert cfgs[reading_rule.OTHER_LR].lr == 3e-3
     with pytest.raises(ConfigError, match="output_lrs"):
         readings.sweep_configs(TrainConfig(), [])
     with pytest.raises(ConfigError, match="output_lrs"):
         readings.sweep_configs(TrainConfig(), [0.0])
-    assert readings.slug("W2 lr 1/27, b2 frozen") == "w2-lr-1-27-b2-frozen"
+    assert reading_rule.reading_slug("W2 lr 1/27, b2 frozen") == "w2-lr-1-27-b2-frozen"
 
 
 def _metrics(**by_name):
@@ -46,7 +49,7 @@ def test_the_rule_picks_the_closest_fitting_reading():
     cfgs = readings.sweep_configs(TrainConfig(), [1.0, 3.0])
     m = _metrics(**{"W2 lr 1, b2 frozen": (0.945, 0.993), "W2 lr 1, b2 trained": (0.95, 0.98),
                     "W2 lr 3, b2 frozen": (0.958, 0.999), "W2 lr 3, b2 trained": (0.97, 1.0),
-                    readings.LITERAL: (0.961, 0.999), readings.OTHER_LR: (0.961, 0.999)})
+                    reading_rule.LITERAL: (0.961, 0.999), reading_rule.OTHER_LR: (0.961, 0.999)})
     # 0.958 is 0.003 from 0.961, 0.97 is 0.009; 0.95 does not fit; the literal and 3e-3
     # readings are not candidates even where they match the paper exactly
     assert readings.choose(m, cfgs) == "W2 lr 3, b2 frozen"
@@ -64,7 +67,7 @@ def test_main_trains_the_sweep_and_returns_the_chosen_reading(results):
     assert name in cfgs and cfgs[name] == train_cfg and model_cfg.n_hidden == 12
     m = readings.metrics(data_cfg, model_cfg, cfgs, [0])
     assert name == readings.choose(m, cfgs)
-    assert readings.main({**SMALL, "reading": readings.LITERAL}, ex)[3] == readings.LITERAL
+    assert readings.main({**SMALL, "reading": reading_rule.LITERAL}, ex)[3] == reading_rule.LITERAL
     with pytest.raises(ConfigError, match="reading='W2 lr 7"):
         readings.main({**SMALL, "reading": "W2 lr 7, b2 frozen"}, ex)
 
@@ -96,10 +99,10 @@ def test_remaining_and_favourite_agreement():
 def test_with_sd_and_sweep_summary():
     mean = pd.DataFrame([[0.5, 1.0]], index=["a"], columns=["x", "y"])
     sd = pd.DataFrame([[0.1, np.nan]], index=["a"], columns=["x", "y"])
-    assert analyses.with_sd(mean, sd, 2).loc["a"].tolist() == ["0.50 ± 0.10", "1.00"]
+    assert tables.with_sd(mean, sd, 2).loc["a"].tolist() == ["0.50 ± 0.10", "1.00"]
     rows = {"r": [dict(test_acc=0.9, crossing=None), dict(test_acc=0.8, crossing=6)],
             "s": [dict(test_acc=0.7, crossing=None)]}
-    out = analyses.sweep_summary(rows)
+    out = tables.sweep_summary(rows)
     assert out.loc["r", "test_acc"] == pytest.approx(0.85)
     assert out.loc["r", "test_acc sd"] == pytest.approx(np.std([0.9, 0.8], ddof=1))
     assert (out.loc["r", "crossing"], out.loc["r", "crossed"]) == (6.0, "1/2")
@@ -107,26 +110,26 @@ def test_with_sd_and_sweep_summary():
 
 
 def test_a_reading_has_its_own_claims_folder(results):
-    assert claims.claims_dir("paper@w2-lr-3-b2-frozen") == results / "claims" / "paper" / \
+    assert store.claims_dir("paper@w2-lr-3-b2-frozen") == results / "claims" / "paper" / \
         "readings" / "w2-lr-3-b2-frozen"
-    claims.record("S-acc", 95.0, profile="paper@w2-lr-3-b2-frozen")
-    assert claims.load("S-acc", "paper") is None
-    assert claims.load("S-acc", "paper@w2-lr-3-b2-frozen")["verdict"] == claims.REPRODUCED
-    claims.record("S-acc", 80.0)
+    store.record("S-acc", 95.0, profile="paper@w2-lr-3-b2-frozen")
+    assert store.load("S-acc", "paper") is None
+    assert store.load("S-acc", "paper@w2-lr-3-b2-frozen")["verdict"] == registry.REPRODUCED
+    store.record("S-acc", 80.0)
     page = scorecard.readings_html({"main": "paper", "W2 lr 3": "paper@w2-lr-3-b2-frozen"},
                                    {"F1-best-sigma": "the same under every reading"})
     assert "not run" in page and "the same under every reading" in page
     assert page.count("not reproduced") == 1 and "95" in page
-    assert not scorecard.is_preview("paper@w2-lr-3-b2-frozen")
+    assert not provenance.is_preview("paper@w2-lr-3-b2-frozen")
 
 
 def test_a_mean_with_a_seed_that_never_crossed_says_so(results):
     """An infinite mean over seeds is "never in some seed" with the per-seed values beside
     it on the readings page; one seed that never crossed is "never"."""
-    claims.record_seeds("F5-crossing", [math.inf, 31, 32], note="crossing per seed: never, 31, 32")
-    claims.record_seeds("F5-crossing", [math.inf], note="crossing per seed: never",
+    store.record_seeds("F5-crossing", [math.inf, 31, 32], note="crossing per seed: never, 31, 32")
+    store.record_seeds("F5-crossing", [math.inf], note="crossing per seed: never",
                         profile="paper@w2-lr-3-b2-frozen")
-    rows = {p: {r["id"]: r for r in claims.table(p)}["F5-crossing"]
+    rows = {p: {r["id"]: r for r in store.table(p)}["F5-crossing"]
             for p in ("paper", "paper@w2-lr-3-b2-frozen")}
     assert scorecard.format_value(rows["paper"]) == "never in some seed (n=3)"
     assert scorecard.format_value(rows["paper@w2-lr-3-b2-frozen"]) == "never (n=1)"
@@ -138,7 +141,6 @@ def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
     """The evidence functions on two tiny stored runs: every Section 4.1 claim with its
     null from the same runs at initialization, the Figure 5 timing with 'never' as
     infinity, and the learning order over the rise window."""
-    from wtmlib import runs
     data, model = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60), \
         ModelConfig(n_hidden=12)
     rs = [runs.run(replace(data, seed=s), model, TrainConfig(epochs=6, seed=s), "s4",
@@ -146,7 +148,7 @@ def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
     found = evidence.section4(rs, early_epoch=2)
     assert set(found) == {"S-acc", "F3-winner-take-most", "F3-one-class", "F3-intraclass",
                           "F3-divide-and-conquer", "F3-init-decides", "F3-sign-class"}
-    nulls = analyses.null_table(rs).astype(float)
+    nulls = tables.null_table(rs).astype(float)
     np.testing.assert_allclose(found["F3-intraclass"].null,
                                nulls["intraclass_exceeds_strict_share"])
     assert list(found["S-acc"].values) == [100 * r.metrics["test_acc"] for r in rs]

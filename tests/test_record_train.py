@@ -10,17 +10,21 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wtmlib.cache import history
+from wtmlib.results.cache import history
 from wtmlib.data import SyntheticConfig, difficulty, make_synthetic
 from wtmlib.model import MLP
-from wtmlib.fast import record
-from wtmlib.fast.record import FastRecorder
-from wtmlib.measures import (active_class, active_class_of, mean_sign, sign_class_correlation,
-                             sign_class_correlation_of)
+from wtmlib.training.fast import record
+from wtmlib.training.fast.record import FastRecorder
+
 from wtmlib.record import Recorder, pattern_average_matrix
 from wtmlib.config import ModelConfig, TrainConfig
 from wtmlib.model import model_from_arrays
-from wtmlib.train import train
+from wtmlib.training.loop import train
+from wtmlib.analysis.signs import active_class
+from wtmlib.analysis.signs import active_class_of
+from wtmlib.analysis.signs import mean_sign
+from wtmlib.analysis.signs import sign_class_correlation
+from wtmlib.analysis.signs import sign_class_correlation_of
 
 TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=12)

@@ -6,10 +6,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from wtmlib.checks import ConfigError
+from wtmlib.config import ConfigError
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.config import ModelConfig, TrainConfig
-from wtmlib.train import train, train_models
+from wtmlib.training.loop import train, train_models
 
 DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=16)

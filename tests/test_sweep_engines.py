@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from wtmlib import sweeps
-from wtmlib.checks import ConfigError
+from wtmlib.results import experiments, pool
+from wtmlib.config import ConfigError
 from wtmlib.data import SyntheticConfig
 from wtmlib.config import Execution, ModelConfig, TrainConfig
 
@@ -22,7 +22,7 @@ SIGMAS, SEEDS = [0.1, 0.6, 1.5], [0, 1]
 
 def _grid(root: Path, monkeypatch, **engine):
     monkeypatch.setenv("WTM_RESULTS", str(root))
-    return sweeps.noise_grid(DATA, MODEL, TRAIN, SIGMAS, [0.3], SEEDS, **engine)
+    return experiments.noise_grid(DATA, MODEL, TRAIN, SIGMAS, [0.3], SEEDS, **engine)
 
 
 def _stored(root: Path) -> dict:
@@ -72,17 +72,17 @@ def test_dask_local_cluster_sweep(tmp_path, monkeypatch, reference):
 def test_prefetch_computes_only_what_is_missing(tmp_path, monkeypatch, reference):
     _grid(tmp_path, monkeypatch)
     jobs = [(DATA, MODEL, TRAIN)] * 2  # one job listed twice (two chapters' lists) trains once
-    assert sweeps.prefetch(jobs, "noise", root=tmp_path) == 1
-    assert sweeps.prefetch(jobs, "noise", root=tmp_path) == 0
+    assert pool.prefetch(jobs, "noise", root=tmp_path) == 1
+    assert pool.prefetch(jobs, "noise", root=tmp_path) == 0
 
 
 def test_local_pool(tmp_path, monkeypatch, reference):
-    with sweeps.local_pool(0) as none:
+    with pool.local_pool(0) as none:
         assert none is None
     grid = _grid(tmp_path, monkeypatch, execution=replace(EXE, workers=2))
     _same(grid, tmp_path, reference)
     with pytest.raises(ConfigError, match="workers=-1"):
-        sweeps.local_pool(-1)
+        pool.local_pool(-1)
     with pytest.raises(ConfigError, match="batch_models=-2"):
         replace(EXE, batch_models=-2)
 
@@ -90,7 +90,7 @@ def test_local_pool(tmp_path, monkeypatch, reference):
 def test_unbatchable_runs_fall_back_to_one_by_one(tmp_path, monkeypatch):
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
     layca = TrainConfig(epochs=3)  # Layca, full batch: not batchable
-    res = sweeps.seed_runs(DATA, MODEL, layca, [0, 1], "section4",
+    res = pool.seed_runs(DATA, MODEL, layca, [0, 1], "section4",
                            execution=replace(EXE, batch_models=4))
     assert [r.config["train"]["seed"] for r in res] == [0, 1]
     assert all("stacked_with" not in r.metrics for r in res)

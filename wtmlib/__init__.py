@@ -1,21 +1,21 @@
 """wtmlib: the library behind the wtm-repro book.
 
-Modules, in the order data flows through them:
+The thin core, in the order data flows through it (the paper's Sections 2-4):
 
-* ``data`` (Algorithm 1, eq. 2), ``mnist`` (Aggregated MNIST): the data sets;
+* ``data`` (Algorithm 1, eq. 2), ``mnist`` (Aggregated MNIST, Appendix A.1): the data sets;
 * ``config``: what a run computes (``ModelConfig``, ``TrainConfig``) and, apart, where
-  and how it executes (``Execution``);
+  and how it executes (``Execution``), with the checks every configuration runs;
 * ``model`` (eq. 1 with its hook points), ``optim`` (Layca), ``record`` (the signals
-  the paper records);
-* ``train``: one training loop over an engine, ``reference`` (``MLP.forward``, autograd,
-  hook points) or ``fast`` (the same passes written out, tested equal);
-* ``cache``, ``runs``, ``sweeps``: results keyed by configuration and numerics version;
-* ``measures``, ``signs``, ``selectivity``, ``stats``, ``nulls`` (the measures at
-  initialization, when the mechanism starts), ``analyses``, ``plots``: numbers and
-  figures from stored results;
-* ``claims`` (the registry), ``scorecard`` (its presentation), ``report``, ``chapter``, ``pipeline``, ``cli``: the scorecard, the
-  notebooks' helpers and the ``wtm`` command;
-* ``machine``, ``flops``, ``bench``: provenance, FLOP accounting and ``wtm bench``.
+  the paper records: pattern means, derivative signs, losses).
+
+The machinery, one subpackage per kind of thing, arrows pointing down this list:
+
+* ``training``: one loop over the readable ``reference`` engine or the ``fast`` one;
+* ``results``: the cache, one run, the worker pool, the runs each chapter needs;
+* ``analysis``: numbers from recorded arrays (reads the core only);
+* ``claims``: the registry of claims and rules, their evidence, the optimizer readings;
+* ``book``: what the notebooks call (parameters, report, figures, explorer);
+* ``build``: what ``wtm`` runs (CLI, plan, papermill pipeline); ``perf``: ``wtm bench``.
 """
 
 __version__ = "0.1.0"

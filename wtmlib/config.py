@@ -19,11 +19,58 @@ The two training regimes of Section 2.2:
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 
 import torch
 
-from .checks import ConfigError, check_choice, check_float, check_int, check_type
+
+# the checks every configuration runs in __post_init__: bad input fails at construction,
+# before any data is drawn or any model is trained; messages name the parameter, its
+# value and what is allowed
+
+class ConfigError(ValueError):
+    """A configuration value outside its allowed range or of the wrong type."""
+
+
+def check_type(name: str, value, kind, allowed: str) -> None:
+    """Refuse ``value`` unless it is an instance of ``kind`` (bools are never numbers)."""
+    is_bool = isinstance(value, bool)
+    wants_bool = kind is bool or (isinstance(kind, tuple) and bool in kind)
+    if (is_bool and not wants_bool) or not isinstance(value, kind):
+        raise ConfigError(f"{name}={value!r} ({type(value).__name__}): expected {allowed}")
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> None:
+    """An integer in ``[low, high]`` (either bound may be open)."""
+    check_type(name, value, numbers.Integral, "an integer")
+    _check_range(name, value, low, high)
+
+
+def check_float(name: str, value, low: float | None = None, high: float | None = None,
+                low_open: bool = False) -> None:
+    """A finite real number in ``[low, high]``, or ``(low, high]`` when ``low_open``."""
+    check_type(name, value, numbers.Real, "a number")
+    if not math.isfinite(value):  # NaN passes every comparison below
+        raise ConfigError(f"{name}={value!r}: must be a finite number")
+    if low is not None and low_open and not value > low:
+        raise ConfigError(f"{name}={value!r}: must be > {low}")
+    _check_range(name, value, None if low_open else low, high)
+
+
+def check_choice(name: str, value, choices) -> None:
+    """One of a fixed set of strings."""
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: must be one of {sorted(choices)}")
+
+
+def _check_range(name, value, low, high) -> None:
+    if low is not None and value < low:
+        raise ConfigError(f"{name}={value!r}: must be >= {low}")
+    if high is not None and value > high:
+        raise ConfigError(f"{name}={value!r}: must be <= {high}")
+
 
 ACTIVATIONS = ("relu", "linear")
 _ADDED = "added"  # field metadata: see ``added_field``
@@ -38,7 +85,7 @@ def added_field(default):
 
 def keyed(cfg) -> dict:
     """``asdict(cfg)`` less the ``added_field`` fields that hold their default: the part of
-    a configuration that keys a result (``wtmlib.runs.run_config``)."""
+    a configuration that keys a result (``wtmlib.results.runs.run_config``)."""
     d = dataclasses.asdict(cfg)
     for f in dataclasses.fields(cfg):
         if f.metadata.get(_ADDED) and d[f.name] == f.default:
@@ -143,9 +190,9 @@ class TrainConfig:
 class Execution:
     """Where and how runs execute; never part of a result's key.
 
-    ``engine``: "fast" trains through the hand-written passes of ``wtmlib.fast``;
+    ``engine``: "fast" trains through the hand-written passes of ``wtmlib.training.fast``;
     "reference" through ``MLP.forward``, autograd and the model's hook points
-    (``wtmlib.reference``): the readable definition the fast engine is tested against.
+    (``wtmlib.training.reference``): the readable definition the fast engine is tested against.
     """
 
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", "mps"

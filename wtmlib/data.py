@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .checks import ConfigError, check_float, check_int, check_type
-from .config import added_field
+from wtmlib.config import ConfigError, check_float, check_int, check_type
+from wtmlib.config import added_field
 
 
 @dataclass(frozen=True)

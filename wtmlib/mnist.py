@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checks import ConfigError, check_choice, check_int, check_type
-from .data import pattern_class
+from wtmlib.config import ConfigError, check_choice, check_int, check_type
+from wtmlib.data import pattern_class
 
 ENV_VAR = "WTM_DATA"  # data root when AggregatedMNISTConfig.root is empty
 DEFAULT_ROOT = "./data"  # ... and when WTM_DATA is unset too

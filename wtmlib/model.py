@@ -8,7 +8,7 @@ Named hook points (after TransformerLens) are where the paper's signals are read
 ``hook_pre`` is the pre-activation z = W1^T x (Section 4.1: the pattern means), ``hook_norm``
 its batch-normalised value (identity without batch norm), ``hook_post`` the activation
 a = rho(.), whose gradient is the paper's dL/da (Section 4.1: its sign). The reference
-engine (``wtmlib.reference``) records through them; the fast engine (``wtmlib.fast``)
+engine (``wtmlib.training.reference``) records through them; the fast engine (``wtmlib.training.fast``)
 computes the same signals in closed form and is tested equal to it.
 """
 
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checks import check_choice, check_int, check_type
-from .config import ACTIVATIONS, ModelConfig
+from wtmlib.config import check_choice, check_int, check_type
+from wtmlib.config import ACTIVATIONS, ModelConfig
 
 
 class HookPoint(nn.Identity):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from .checks import ConfigError, check_choice
+from wtmlib.config import ConfigError, check_choice
 
 MODES = ("layca", "sgd", "frozen")
 

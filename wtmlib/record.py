@@ -26,7 +26,7 @@ The recorder never keeps a per-sample tensor per epoch. What it keeps:
   each group's accuracy and mean loss (Section 5.1).
 
 This module is the readable definition: the reference engine hands it what the hook
-points see. The fast engine's recorder (``wtmlib.fast.record``) computes the same
+points see. The fast engine's recorder (``wtmlib.training.fast.record``) computes the same
 signals from closed-form identities and is tested equal to it.
 """
 

@@ -1,0 +1,117 @@
+"""What each notebook parameter may be, beyond its type, and which library configurations
+a notebook builds from its parameters: both checked before any kernel starts
+(``wtmlib.book.params.check_parameters``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from wtmlib.claims.reading_rule import reading_names
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one parameter may be, beyond its type: ``ok(value, params)`` decides,
+    ``allowed`` (formatted with the notebook's parameters) says it in the error."""
+
+    allowed: str
+    ok: Callable[[object, dict], bool]
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v and abs(v) != float("inf")
+
+
+def at_least(low) -> Rule:
+    return Rule(f"a number >= {low}", lambda v, P: _is_number(v) and v >= low)
+
+
+def above(low) -> Rule:
+    return Rule(f"a finite number > {low}", lambda v, P: _is_number(v) and v > low)
+
+
+def one_of(*choices) -> Rule:
+    return Rule(f"one of {list(choices)}", lambda v, P: v in choices)
+
+
+def between(low: str | int, high: str | int) -> Rule:
+    """A number in ``[low, high]``; a bound may name another parameter."""
+    def text(b):
+        return f"{b} = {{{b}}}" if isinstance(b, str) else str(b)
+
+    def bound(b, P):
+        return P[b] if isinstance(b, str) else b
+    return Rule(f"a number from {text(low)} to {text(high)}",
+                lambda v, P: _is_number(v) and bound(low, P) <= v <= bound(high, P))
+
+
+def grid(item: Rule, integers: bool = False) -> Rule:
+    """A non-empty list whose every item satisfies ``item`` (and is an integer)."""
+    what = "integers" if integers else "numbers"
+    text = item.allowed.replace("a number ", "").replace("a finite number ", "")
+    return Rule(f"a non-empty list of {what} {text}",
+                lambda v, P: isinstance(v, (list, tuple)) and len(v) > 0 and all(
+                    item.ok(x, P) and (isinstance(x, int) or not integers) for x in v))
+
+
+# What each parameter may be, checked before any kernel starts. ``"*"`` holds the rules
+# of parameters several notebooks share (a rule applies where the notebook has the
+# parameter); a notebook's own table adds or overrides. Values the library's
+# configuration classes check themselves (``LIBRARY_CONFIGS``) are checked again there.
+CONSTRAINTS: dict[str, dict[str, Rule]] = {
+    "*": {
+        "n_dim": at_least(1), "l_pat": between(1, "n_dim"), "n_pat": at_least(2),
+        "n_train": at_least(1), "n_test": at_least(1), "delta": at_least(0),
+        "sigma_train": at_least(0), "sigma_test": at_least(0), "seed": at_least(0),
+        "n_seeds": at_least(1), "n_hidden": at_least(1), "lr": above(0),
+        "epochs": at_least(1), "batch_size": at_least(0), "lr_decay_epoch": at_least(-1),
+        "output_lr": at_least(0), "threads": at_least(0), "workers": at_least(0),
+        "batch_models": at_least(0), "early_epoch": between(0, "epochs"),
+        "n_neurons_shown": between(1, "n_hidden"), "activation": one_of("relu", "linear"),
+        "biases": one_of("frozen", "sgd"), "output_layer": one_of("layca", "sgd"),
+    },
+    "data": {"sigmas": grid(at_least(0)), "n_projection": at_least(1)},
+    "noise": {"sigmas_train": grid(at_least(0)), "sigmas_test": grid(at_least(0)),
+              "fig2_sigmas": grid(at_least(0)), "n_neurons_shown": between(2, "n_hidden")},
+    "wtm": {"output_lrs": grid(above(0)), "reading_seeds": at_least(1),
+            "reading": Rule("'chosen' or a reading of the sweep over output_lrs = {output_lrs} "
+                            "(wtmlib.claims.reading_rule.reading_names)",
+                            lambda v, P: v == "chosen" or v in reading_names(P["output_lrs"]))},
+    "ablation": {"ablation_sigmas": grid(at_least(0)), "ablation_seeds": at_least(1),
+                 "widths": grid(at_least(1), integers=True), "grid_sigmas": grid(at_least(0)),
+                 "grid_seeds": at_least(1)},
+    "difficulty": {"onset_factor": above(0)},
+    "related": {"rise_window": at_least(1), "coherence_seeds": at_least(1),
+                "snapshots": grid(at_least(0), integers=True),
+                "clustering_split": one_of("train", "test")},
+    "mnist": {"scaling": one_of("pixels/255", "standardize")},
+    "explorer": {"max_epochs": at_least(2)},
+    "readings": {"columns_shown": at_least(0)},
+}
+
+# A parameter bounded by another chapter's parameter of the same build, for a chapter
+# that reads or re-runs the other's runs: ``(notebook, parameter) -> (other notebook,
+# its parameter)``; every item lies from 0 to the other's value.
+ACROSS: dict[tuple[str, str], tuple[str, str]] = {
+    ("related", "snapshots"): ("wtm", "epochs"),  # Section 4.1's runs, weights kept
+}
+
+# The library's configuration classes each notebook builds from its parameters (by
+# field name): built here too, so what they refuse is refused before the kernel starts.
+_SYNTHETIC, _MNIST = "wtmlib.data:SyntheticConfig", "wtmlib.mnist:AggregatedMNISTConfig"
+_RUN = ("wtmlib.config:ModelConfig", "wtmlib.config:TrainConfig", "wtmlib.config:Execution")
+LIBRARY_CONFIGS = {
+    "data": (_SYNTHETIC,),
+    "noise": (_SYNTHETIC, *_RUN),
+    "wtm": (_SYNTHETIC, *_RUN),
+    "ablation": ("wtmlib.config:Execution",),
+    "difficulty": ("wtmlib.config:Execution",),
+    "related": ("wtmlib.config:Execution",),
+    "mnist": (_MNIST, *_RUN),
+    "explorer": ("wtmlib.config:Execution",),
+    "readings": ("wtmlib.config:Execution",),
+}
+
+

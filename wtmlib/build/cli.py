@@ -1,0 +1,143 @@
+"""The ``wtm`` command: run chapters, build the book.
+
+    wtm run noise -p sigma_train 0.6         # one notebook, paper profile, one override
+    wtm run data --profile quick
+    wtm book --profile quick                 # every notebook, then the HTML book
+    wtm book -p noise.n_seeds 5              # an override for one notebook of the book
+    wtm params noise                         # a notebook's parameters, defaults, allowed values
+    wtm claims                               # the scorecard (exit 1 if a value is missing)
+    wtm claims --reading "W2 lr 1, b2 frozen"  # the claims under another optimizer reading
+    wtm bench                                # training speed against the matmul rate
+    wtm cache                                # what results are stored, by experiment
+    wtm cache --prune                        # delete what no configuration can use
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from wtmlib.build import pipeline
+from wtmlib.claims import scorecard
+from wtmlib.perf import bench
+from wtmlib.results import cache
+from wtmlib.config import ConfigError
+from wtmlib.book import params
+
+
+def _overrides(pairs, notebook: str | None) -> dict[str, dict]:
+    """``-p KEY VALUE`` pairs as ``{notebook: {key: value}}`` (``nb.key`` in ``wtm book``)."""
+    out: dict[str, dict] = {}
+    for key, value in pairs or []:
+        nb, _, name = key.rpartition(".") if notebook is None else (notebook, ".", key)
+        if not nb:
+            raise params.ParameterError(
+                f"-p {key}: in 'wtm book' name the notebook too, e.g. -p noise.{key} VALUE")
+        out.setdefault(nb, {})[name] = params.parse_value(value)
+    return out
+
+
+def _cache_command(root, prune: bool, dry_run: bool) -> None:
+    """``wtm cache``: stored results per experiment and numerics version (count, size,
+    oldest), then, with ``--prune``, what was (or would be) deleted."""
+    rows = cache.stored(root)
+    print(f"results in {root or cache.results_root()} (numerics version now "
+          f"{cache.NUMERICS_VERSION}):")
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["experiment"], r["numerics"], r["current"]), []).append(r)
+    for (exp, numerics, current), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        size = sum(r["bytes"] for r in rs) / 2**20
+        print(f"  {exp:<12} numerics {numerics!s:<4} {len(rs):4d} runs {size:9.1f} MiB  "
+              f"oldest {max(r['age_days'] for r in rs):5.1f} days  "
+              f"{'in use' if current else 'unusable (prune)'}")
+    print(f"  {'all':<12} {'':13} {len(rows):4d} runs "
+          f"{sum(r['bytes'] for r in rows) / 2**20:9.1f} MiB")
+    if prune:
+        gone = cache.prune(root, dry_run=dry_run)
+        verb = "would delete" if dry_run else "deleted"
+        print(f"{verb} {len(gone)} result(s), "
+              f"{sum(r['bytes'] for r in gone) / 2**20:.1f} MiB")
+
+
+def _reading_profile(profile: str, reading: str) -> str:
+    """``"<profile>@<reading folder>"`` for ``wtm claims --reading``, refused (naming the
+    stored readings) when the readings chapter stored no claims for it."""
+    from wtmlib.claims.store import claims_dir
+    from wtmlib.claims.reading_rule import reading_slug
+
+    folder = claims_dir(profile) / "readings"
+    stored = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    if reading_slug(reading) not in stored:
+        raise ConfigError(f"--reading {reading!r}: no claims stored under profile {profile!r} "
+                          f"for it; stored readings: {stored or 'none (run the readings chapter)'}")
+    return f"{profile}@{reading_slug(reading)}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="wtm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("run", "execute one notebook into book/chapters"),
+                        ("book", "execute every notebook and build the HTML book")):
+        p = sub.add_parser(name, help=help_)
+        if name == "run":
+            p.add_argument("notebook", help="short name, e.g. data, noise")
+        p.add_argument("--profile", default="paper", help="paper (default) or quick")
+        p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                       help="override one parameter (repeatable)")
+    p = sub.add_parser("params", help="list a notebook's parameters and their defaults")
+    p.add_argument("notebook")
+    p = sub.add_parser("bench", help="training speed against the matmul rate")
+    p.add_argument("--epochs", type=int, default=8, help="epochs timed per measurement")
+    p.add_argument("--rounds", type=int, default=5, help="repeats; the fastest is kept")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--sweep-models", type=int, default=4, help="models in the sweep rows")
+    p.add_argument("--out", default=None, help="also write the report as JSON here")
+    p = sub.add_parser("claims", help="the reproduction scorecard; exit 1 if a claim has no value")
+    p.add_argument("--profile", default="paper",
+                   help="whose values: paper (default), quick, or interactive (notebooks run by hand)")
+    p.add_argument("--reading", default=None,
+                   help="the values under this reading of the paper's optimizer settings "
+                        "(its name, e.g. 'W2 lr 1, b2 frozen', or its folder name)")
+    p = sub.add_parser("cache", help="list the stored results by experiment; --prune deletes "
+                                     "those of other numerics versions")
+    p.add_argument("--prune", action="store_true", help="delete what no configuration can use")
+    p.add_argument("--dry-run", action="store_true", help="with --prune: only say what would go")
+    p.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "params":
+            for line in params.describe_parameters(args.notebook):
+                print(line)
+        elif args.command == "bench":
+
+            bench.main(args.epochs, args.device, args.threads, args.out, args.sweep_models,
+                       args.rounds)
+        elif args.command == "claims":
+            params.check_profile(args.profile, interactive=True)
+
+            if args.reading is not None:
+                scorecard.print_table(_reading_profile(args.profile, args.reading))
+                return 0  # claims run under the chosen reading only are missing by design
+            missing = scorecard.print_table(args.profile)
+            if missing:
+                print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)
+                return 1
+        elif args.command == "cache":
+            _cache_command(args.root, args.prune, args.dry_run)
+        elif args.command == "run":
+            over = _overrides(args.param, args.notebook)
+            pipeline.run_chapters(args.profile, over, [args.notebook])
+        elif args.command == "book":
+            pipeline.build_book(args.profile, _overrides(args.param, None))
+    except (params.ParameterError, pipeline.NotebookFailed, ConfigError, RuntimeError) as err:
+        print(f"wtm: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""The runs a build needs, gathered from the chapters' parameters before any notebook
+runs, and trained in one pool of worker processes, longest first (``wtm book``, ``wtm
+run``). Chapter by chapter, a pool idles at each chapter's last runs and a one-run
+chapter leaves a core unused; one pool for the whole build does not. The notebooks
+then load every run from the cache.
+
+The jobs come from the functions the notebooks call themselves (``chapter.*_jobs``,
+``readings.sweep_jobs``): a run the plan does not list is still trained by its
+notebook, only later. The runs under the reading the sweep chooses are listed as soon
+as the sweep is stored, while the workers train the rest. Chapters that stack runs
+(``batch_models`` > 1, for GPUs) train their own.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+from dataclasses import replace
+from typing import NamedTuple
+
+from wtmlib.claims import readings
+from wtmlib.results import cache, experiments
+from wtmlib.config import Execution
+from wtmlib.mnist import AggregatedMNISTConfig
+from wtmlib.book.params import resolve
+from wtmlib.results.runs import key_of, run
+from wtmlib.build.progress import duration
+from wtmlib.results.pool import local_pool, seed_jobs, store_run
+
+# chapters that read the Section 4.1 reading (``readings.main``), hence the sweep
+READING_CHAPTERS = ("wtm", "ablation", "difficulty", "related", "readings", "explorer")
+
+
+class Job(NamedTuple):
+    """One run to train: the chapter that asks for it, its cache folder, its configs."""
+
+    chapter: str
+    experiment: str
+    configs: tuple  # (data, model, train)
+
+
+def cost(job: Job) -> float:
+    """Multiply-adds of one epoch's forward pass times the epochs (the bound, for a run
+    that stops once it fits): the order of the pool, and the ETA's weight of a run
+    within its chapter."""
+    data, model, train = job.configs
+    return data.n_train * getattr(data, "n_dim", 784) * model.n_hidden * train.epochs
+
+
+def kind(job: Job) -> tuple:
+    """The runs the ETA prices alike: one chapter, one model (width, activation, ...).
+    Seconds are not proportional to ``cost`` across models: a narrow model's epoch has
+    work that does not scale with its width, and a linear one trains faster than its
+    multiply-adds say (the speed page has the figures)."""
+    return (job.chapter, *job.configs[1:2])
+
+
+class Plan:
+    """The jobs of the chapters in ``params`` (``{chapter: parameters}``); a chapter's
+    parameters not in ``params`` come from ``profile`` (as ``chapter_parameters`` does)."""
+
+    def __init__(self, params: dict[str, dict], profile: str = "paper"):
+        self.params, self.profile = params, profile
+
+    def P(self, name: str) -> dict:
+        return self.params.get(name) or resolve(self.profile, names=[name])[name]
+
+    def reading(self) -> tuple:
+        """``(data, model, train)`` of the Section 4.1 chapter's reading (the sweep stored)."""
+        return readings.main(self.P("wtm"))[:3]
+
+    def first(self) -> list[Job]:
+        """Runs that need no other run: Section 3's grid, the readings sweep, MNIST."""
+        names, jobs = set(self.params), []
+        if names & {"noise", "related"}:
+            jobs += [Job("noise", "noise", j) for j in experiments.noise_jobs(self.P("noise"))]
+        if names & set(READING_CHAPTERS):
+            P4 = self.P("wtm")
+            data, model, train = experiments.section4(P4)
+            configs = readings.sweep_configs(train, P4["output_lrs"])
+            jobs += [Job("wtm", "section4", j) for j in readings.sweep_jobs(
+                data, model, configs, range(P4["reading_seeds"]))]
+        if "mnist" in names or ("explorer" in names and self.P("explorer")["mnist"]):
+            PM = self.P("mnist")
+            data, model, train = experiments.section4(PM, AggregatedMNISTConfig)
+            seeds = range(PM["n_seeds"] if "mnist" in names else 1)
+            jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
+        return jobs
+
+    def under_reading(self) -> list[Job]:
+        """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
+        the coherence runs (call once the sweep is stored)."""
+        names = set(self.params)
+        if not names & set(READING_CHAPTERS):
+            return []
+        P4, (data, model, train) = self.P("wtm"), self.reading()
+        if "wtm" in names:
+            jobs = experiments.wtm_jobs(data, model, train, P4)
+        elif names & {"difficulty", "related"}:
+            jobs = seed_jobs(data, model, train, range(P4["n_seeds"]))
+        else:  # the explorer's seed 0 (the readings chapter reads the sweep only)
+            jobs = seed_jobs(data, model, train, [0]) if "explorer" in names else []
+        jobs = [Job("wtm", "section4", j) for j in jobs]
+        if "ablation" in names:
+            jobs += [Job("ablation", "section4", j)
+                     for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]
+        if "related" in names:
+            jobs += [Job("related", "section4", j) for j in experiments.coherence_jobs(
+                data, model, train, self.P("related"), P4["n_seeds"])]
+        return jobs
+
+    def execution(self, name: str) -> Execution:
+        """The execution settings of the chapter that asks for a run (no progress bars)."""
+        return replace(experiments.configs(self.P(name), Execution), progress=False)
+
+
+def missing(jobs: list[Job], plan: "Plan", root=None, seen: set | None = None) -> list[Job]:
+    """The jobs whose result is not stored (nor in ``seen``, updated), each once, longest
+    first; jobs of chapters that stack runs (``batch_models`` > 1) are left to them."""
+    seen = set() if seen is None else seen
+    out = []
+    for job in jobs:
+        key = key_of(*job.configs)
+        if (key in seen or plan.execution(job.chapter).batch_models > 1
+                or cache.paths(job.experiment, key, root)[1].exists()):
+            continue
+        seen.add(key)
+        out.append(job)
+    return sorted(out, key=cost, reverse=True)
+
+
+def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=print,
+          every_s: float = 20.0) -> int:
+    """Train every run the chapters of ``params`` need that is not stored, on the most
+    ``workers`` any of them asks for (one by one in this process for 0 or 1); how many
+    were trained. Each run is stored as it ends: a killed build keeps them, and an
+    error in one stops the build before any notebook runs."""
+    plan, seen = Plan(params, profile), set()
+    later = bool(set(params) & set(READING_CHAPTERS))
+    first = missing(plan.first(), plan, root, seen)
+    workers = max((plan.P(n).get("workers", 0) for n in params), default=0)
+    status = _Status(log, every_s, workers)
+    status.add(first, later)
+    with local_pool(workers) as pool:
+        if pool is None:
+            for job in first:
+                status.done(job, _train_here(job, plan, root))
+            second = missing(plan.under_reading(), plan, root, seen) if later else []
+            status.add(second)
+            for job in second:
+                status.done(job, _train_here(job, plan, root))
+        else:
+            _train_in(pool, workers, plan, first, later, seen, status, root)
+    status.finish()
+    return status.n_done
+
+
+def _train_here(job: Job, plan: Plan, root) -> float:
+    """Train one job in this process; its training seconds."""
+    res = run(*job.configs, job.experiment, root=root, execution=plan.execution(job.chapter))
+    return res.metrics.get("wall_s", 0.0)
+
+
+def _train_in(pool, workers: int, plan: Plan, first: list, later: bool, seen: set,
+              status: "_Status", root) -> None:
+    """``train`` on a pool: one run of each other chapter (so that the ETA knows its
+    rate early), the sweep, the other first runs; the runs under the chosen reading are
+    submitted as soon as the sweep is stored (the other first runs keep the workers busy)."""
+    def submit(jobs):
+        out = {}
+        for job in jobs:
+            e = plan.execution(job.chapter)
+            if not e.threads:  # a chapter that lets torch use every core shares them here
+                e = replace(e, threads=max(1, (os.cpu_count() or 1) // workers))
+            out[pool.submit(store_run, *job.configs, job.experiment,
+                            str(root or cache.results_root()), e)] = job
+        return out
+    others = [j for j in first if j.chapter != "wtm"]
+    pilots = list({j.chapter: j for j in reversed(others)}.values())  # each one's longest
+    pending = submit(pilots)
+    sweep = submit([j for j in first if j.chapter == "wtm"])
+    pending.update(sweep)
+    pending.update(submit([j for j in others if j not in pilots]))
+    try:
+        while True:
+            if later and not sweep:  # the sweep is stored: the reading is known
+                second = missing(plan.under_reading(), plan, root, seen)
+                status.add(second)
+                pending.update(submit(second))
+                later = False
+            if not pending:
+                return
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                _, wall_s = future.result()  # a worker's error stops the build here
+                status.done(pending.pop(future), wall_s)
+                sweep.pop(future, None)
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        raise
+
+
+class _Status:
+    """Progress of the build's training on ``log``: run i of n, the chapter, and an ETA:
+    the cost left of each kind of run (``kind``) at the seconds per unit of cost its
+    finished runs took; a kind with none finished yet at its chapter's rate, a chapter
+    with none at the mean over all finished runs; over the workers. The runs under the
+    chosen reading are counted once they are listed."""
+
+    def __init__(self, log, every_s: float, workers: int):
+        self.log, self.every_s, self.workers = log, every_s, max(workers, 1)
+        self.n_total = self.n_done = 0
+        self.left: dict[tuple, float] = {}  # kind: cost not yet trained
+        self.spent: dict[tuple, list] = {}  # kind: [training seconds, cost] trained
+        self.start, self.last = time.monotonic(), -1e9
+
+    def add(self, jobs: list[Job], later: bool = False) -> None:
+        self.n_total += len(jobs)
+        for job in jobs:
+            self.left[kind(job)] = self.left.get(kind(job), 0.0) + cost(job)
+        if jobs or later:
+            chapters = sorted({j.chapter for j in jobs})
+            more = " (and the runs under the chosen reading, once the sweep is stored)" if later else ""
+            self.log(f"[wtm] training {len(jobs)} run(s) for {', '.join(chapters) or 'no chapter'}"
+                     f" on {self.workers} worker(s){more}")
+
+    def eta(self) -> float:
+        """Seconds until the listed runs are trained, at the rates measured so far."""
+        def rate(spent: list) -> float | None:  # seconds per unit of cost, None: unknown
+            seconds, costs = (sum(v[i] for v in spent) for i in (0, 1))
+            return seconds / costs if costs else None
+
+        def rate_of(k: tuple) -> float:
+            for r in (rate([self.spent[k]] if k in self.spent else []),
+                      rate([v for j, v in self.spent.items() if j[0] == k[0]]),
+                      rate(list(self.spent.values()))):
+                if r is not None:
+                    return r
+            return 0.0
+        return sum(left * rate_of(k) for k, left in self.left.items()) / self.workers
+
+    def done(self, job: Job, wall_s: float) -> None:
+        self.n_done += 1
+        self.left[kind(job)] -= cost(job)
+        spent = self.spent.setdefault(kind(job), [0.0, 0.0])
+        spent[0] += wall_s
+        spent[1] += cost(job)
+        now = time.monotonic()
+        if now - self.last >= self.every_s or self.n_done == self.n_total:
+            self.last = now
+            self.log(f"[wtm]   training: run {self.n_done}/{self.n_total} ({job.chapter}), "
+                     f"{duration(now - self.start)} so far, ETA {duration(self.eta())}")
+
+    def finish(self) -> None:
+        if self.n_done:
+            self.log(f"[wtm] trained {self.n_done} run(s) in {duration(time.monotonic() - self.start)}")

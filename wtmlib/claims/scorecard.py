@@ -1,0 +1,198 @@
+"""The scorecard as a reader sees it: values formatted, verdicts coloured (neutral in a
+preview at reduced size), as an HTML table for the book and as text for ``wtm claims``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+from wtmlib.claims.store import (
+    claims_dir, table
+)
+from wtmlib.results.provenance import current_profile, is_preview
+from wtmlib.claims.registry import BY_CONSTRUCTION
+from wtmlib.claims.registry import CLAIMS
+from wtmlib.claims.registry import MISSING
+from wtmlib.claims.registry import NOT
+from wtmlib.claims.registry import PARTLY
+from wtmlib.claims.registry import REPRODUCED
+from wtmlib.claims.registry import UNTESTABLE
+
+
+def format_value(row: dict) -> str:
+    """Mean ± sd, unit and n. An infinite mean over several seeds means that at least one
+    seed never got there (``claims.record_seeds``), not that none did: it reads so."""
+    if row["value"] is None:
+        return "-"
+    v = row["value"]
+    text = (("never" if (row["n"] or 1) == 1 else "never in some seed") if math.isinf(v)
+            else f"{v:.3g}")
+    if row["sd"] is not None and math.isfinite(row["sd"]) and row["n"] and row["n"] > 1:
+        text += f" ± {row['sd']:.2g}"
+    unit = "" if math.isinf(v) else row["unit"]
+    return f"{text} {unit}".strip() + (f" (n={row['n']})" if row["n"] else "")
+
+
+def format_null(row: dict) -> str:
+    """The null beside a value ("-" where the claim records none)."""
+    if row.get("null") is None:
+        return "-"
+    return f"{row['null']:.3g} {row['unit']}".strip()
+
+
+COLOURS = {REPRODUCED: "#d4edda", PARTLY: "#fff3cd", NOT: "#f8d7da", MISSING: "#e2e3e5",
+           UNTESTABLE: "#e2e3e5", BY_CONSTRUCTION: "#d6e4f0"}
+PREVIEW_COLOUR = "#e9ecef"  # one neutral colour for every verdict of a preview
+
+
+
+
+def _verdict_html(verdict: str, preview: bool) -> str:
+    colour = PREVIEW_COLOUR if preview else COLOURS[verdict]
+    text = f"preview: {verdict}" if preview and verdict != MISSING else verdict
+    return (f'<span class="wtm-verdict" style="background:{colour};padding:2px 4px;'
+            f'white-space:nowrap">{text}</span>')
+
+
+def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
+    """The scorecard as an HTML table. In a preview (reduced size) every verdict is
+    marked as one, in a neutral colour, under a banner; the paper-profile verdicts
+    stand beside them when the paper profile's values exist."""
+    profile = profile or current_profile()
+    preview = is_preview(profile)
+    rows = table(profile)
+    paper = {r["id"]: r for r in table("paper")} if preview else {}
+    with_paper = any(r["verdict"] != MISSING for r in paper.values())
+    head = ["claim", "the paper says", *(["how we test it"] if show_tests else []),
+            "ours" + (f" ({profile})" if preview else ""), "null", "verdict",
+            *(["paper profile"] if with_paper else [])]
+    body = []
+    for r in rows:
+        ours = format_value(r) + _note_html(r)
+        if r["profile"] and r["profile"] != profile:
+            ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
+        said = f"<i>“{html.escape(r['quote'])}”</i>" + (
+            f"<br><small>paper: {html.escape(r['paper'])}</small>" if r["paper"] else "")
+        null = format_null(r) + (f" <br><small>({html.escape(r['null_note'])})</small>"
+                                 if r["null_note"] else "")
+        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
+                 f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"
+                                       + _why_html(r)] if show_tests else []),
+                 ours, null, _verdict_html(r["verdict"], preview) + (
+                     f"<br><small>({html.escape(r['depends_on'])} failed)</small>"
+                     if r["verdict"] == UNTESTABLE and r["depends_on"] else "")]
+        if with_paper:
+            p = paper[r["id"]]
+            cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    banner = ""
+    if preview:
+        banner = (f'<div class="wtm-preview admonition warning"><p class="admonition-title">'
+                  f"Preview at reduced size (profile <code>{html.escape(profile)}</code>)</p>"
+                  f"<p>These values come from a build with fewer samples, neurons, epochs or "
+                  f"seeds than the paper. Their verdicts say how this small build came out, "
+                  f"not whether the paper reproduces: they are shown in one neutral colour. "
+                  + ("The paper-profile columns hold the values of a build at the paper's "
+                     "settings found in the results cache."
+                     if with_paper else "No paper-profile values are in the results cache "
+                     "(<code>make book</code> makes them).") + "</p></div>")
+    return (banner + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
+            'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
+
+
+def _note_html(row: dict) -> str:
+    """A claim's note (its per-seed values, its null's origin) under its value."""
+    return f"<br><small>({html.escape(row['note'])})</small>" if row["note"] else ""
+
+
+def _seeds_html(row: dict) -> str:
+    """A value that is not a mean (some seed never got there): its per-seed note."""
+    v = row["value"]
+    return _note_html(row) if v is not None and math.isinf(v) else ""
+
+
+def readings_html(columns: dict, same: dict) -> str:
+    """Every claim (rows) under several readings (columns ``{title: profile}``): value and
+    verdict, or ``same[claim_id]`` (why the reading does not enter it) where given."""
+    tables = {title: {r["id"]: r for r in table(prof)} for title, prof in columns.items()}
+    preview = is_preview(next(iter(columns.values())))
+    body = []
+    for c in CLAIMS:
+        if c.id in same:
+            cells = [f'<td colspan="{len(columns)}"><small>{html.escape(same[c.id])}</small></td>']
+        else:
+            cells = [f"<td>{format_value(t[c.id])}{_seeds_html(t[c.id])}<br>"
+                     f"{_verdict_html(t[c.id]['verdict'], preview)}</td>"
+                     if t[c.id]["verdict"] != MISSING else "<td><small>not run</small></td>"
+                     for t in tables.values()]
+        body.append(f'<tr><td><a href="{c.chapter}.html">{c.id}</a></td>{"".join(cells)}</tr>')
+    return ('<div class="wtm-scroll"><table class="table wtm-readings" style="font-size:85%">'
+            "<thead><tr><th>claim</th>" + "".join(f"<th>{html.escape(t)}</th>" for t in columns)
+            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>")
+
+
+def _why_html(row: dict) -> str:
+    """Why a claim holds by construction, and which claim it depends on."""
+    out = ""
+    if row["construction"]:
+        out += (f"<br><small><b>Holds by construction:</b> "
+                f"{html.escape(row['construction'])}</small>")
+    if row["depends_on"]:
+        out += (f"<br><small>Depends on {html.escape(row['depends_on'])}: not testable "
+                f"where that claim fails (the failure counts once).</small>")
+    return out
+
+
+def log_html() -> str:
+    """The rule-change log of every claim, oldest first, as an HTML table."""
+    rows = [(c.id, ch) for c in CLAIMS for ch in c.log]
+    body = "".join(f"<tr><td>{cid}</td><td>{html.escape(ch.date)}</td><td><small>"
+                   f"{html.escape(ch.old)}</small></td><td><small>{html.escape(ch.new)}"
+                   f"</small></td><td><small>{html.escape(ch.reason)}</small></td></tr>"
+                   for cid, ch in sorted(rows, key=lambda r: r[1].date))
+    return ('<h3 class="wtm-rule-log">Rule changes</h3><p>Every rule changed after the '
+            "registry was first written, with its date, the rule before and after, and the "
+            "reason; all other rules are those written before the first run.</p>"
+            '<div class="wtm-scroll"><table class="table wtm-rule-log" style="font-size:85%">'
+            "<thead><tr><th>claim</th><th>date</th><th>old rule</th><th>new rule</th>"
+            "<th>reason</th></tr></thead><tbody>" + body + "</tbody></table></div>")
+
+
+def print_table(profile: str | None = None, file=None) -> int:
+    """Print the scorecard; return the number of claims without a value."""
+    profile = profile or current_profile()
+    preview = is_preview(profile)
+    rows = table(profile)
+    print(f"claims measured with profile {profile!r} ({claims_dir(profile)})", file=file)
+    if preview:
+        print(f"PREVIEW: profile {profile!r} runs at reduced size; its verdicts say how this "
+              "small build came out, not whether the paper reproduces", file=file)
+    paper = {r["id"]: r for r in table("paper")} if preview else {}
+    with_paper = any(r["verdict"] != MISSING for r in paper.values())
+    width = max(len(r["id"]) for r in rows)
+    for r in rows:
+        verdict = f"preview: {r['verdict']}" if preview and r["verdict"] != MISSING \
+            else r["verdict"]
+        line = (f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
+                f"{format_value(r):<26} null: {format_null(r):<10} {verdict}")
+        if with_paper:
+            line += f"   [paper profile: {format_value(paper[r['id']])}, {paper[r['id']]['verdict']}]"
+        print(line, file=file)
+        pad = " " * (width + 2)
+        print(f"{pad}rule: {r['test']}", file=file)
+        if r["null_note"]:
+            print(f"{pad}null: {r['null_note']}", file=file)
+        if r["construction"]:
+            print(f"{pad}holds by construction: {r['construction']}", file=file)
+        for ch in r["log"]:
+            print(f"{pad}rule changed {ch.date}: was '{ch.old}', now '{ch.new}' ({ch.reason})",
+                  file=file)
+    missing = sum(r["verdict"] == MISSING for r in rows)
+    counts = {}
+    for r in rows:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    print(("preview " if preview else "") + "; ".join(f"{k}: {v}" for k, v in counts.items()),
+          file=file)
+    return missing

@@ -1,0 +1,2 @@
+"""``wtm bench`` (``bench``) and FLOP accounting (``flops``): speed measured against the
+matmul rate."""

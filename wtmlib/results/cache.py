@@ -1,0 +1,191 @@
+"""Results stored under ``results/<experiment>/<key>.{npz,json}``.
+
+``key`` is a hash of the run's full configuration (what it computes: data, model,
+training) and of ``NUMERICS_VERSION``, an integer raised by hand when a change of code is
+meant to change the numbers. The golden-run tests (``tests/test_golden.py``) catch a
+change nobody meant: they fail, and say to raise the version and regenerate them.
+Execution settings (engine, device, threads) are not in the key; the JSON beside the
+arrays records them, with the commit, the torch version, the metrics, the SHA-256 of the
+``.npz`` and its own SHA-256 (of the document without that field).
+
+Writes are atomic (temporary file, fsync, rename; the JSON goes last and marks the
+result complete). On load, a missing, truncated or edited file is detected by its
+checksum and the run is recomputed, with a warning; arrays are read with
+``allow_pickle=False`` so a results folder from elsewhere cannot run code. Arrays are
+compressed (``np.savez_compressed``): the recorded integer counts shrink several times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from wtmlib import __version__
+from wtmlib.training.files import atomic_write, sha256_file
+
+NUMERICS_VERSION = 2  # raise when the numbers of any stored result are meant to change
+
+
+def results_root() -> Path:
+    """``$WTM_RESULTS`` if set, else ``results/`` at the project root."""
+    env = os.environ.get("WTM_RESULTS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "results"
+
+
+def config_key(config: dict) -> str:
+    """Hash of a JSON-able configuration and the numerics version."""
+    blob = json.dumps({"config": config, "numerics": NUMERICS_VERSION}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Result:
+    """A stored run: its configuration, recorded arrays and scalar metrics."""
+
+    config: dict
+    arrays: dict
+    metrics: dict
+    key: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.arrays
+
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        """Per-epoch curves (index 0 = initialisation)."""
+        return history(self.arrays)
+
+
+def history(arrays: dict) -> dict[str, np.ndarray]:
+    """The per-epoch curves of a run's arrays, keyed without the ``history_`` prefix."""
+    return {k[len("history_"):]: v for k, v in arrays.items() if k.startswith("history_")}
+
+
+def _doc_sha256(doc: dict) -> str:
+    """SHA-256 of a result's JSON document without its own ``sha256`` field, in a
+    canonical form (what survives a JSON round trip, keys sorted)."""
+    body = json.loads(json.dumps({k: v for k, v in doc.items() if k != "sha256"}))
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def paths(experiment: str, key: str, root: Path | None = None) -> tuple[Path, Path]:
+    folder = (Path(root) if root else results_root()) / experiment
+    return folder / f"{key}.npz", folder / f"{key}.json"
+
+
+def checkpoint_path(experiment: str, key: str, root: Path | None = None) -> Path:
+    """Where an unfinished run keeps its training state (removed once the result is saved)."""
+    return (Path(root) if root else results_root()) / experiment / f"{key}.ckpt.pt"
+
+
+def save(result: Result, experiment: str, root: Path | None = None) -> Result:
+    """Store ``result`` atomically; the JSON (written last) marks it complete."""
+    npz, meta = paths(experiment, result.key, root)
+    try:
+        npz.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(npz, lambda f: np.savez_compressed(f, **result.arrays))
+        info = dict(result.info, npz_sha256=sha256_file(npz), numerics=NUMERICS_VERSION,
+                    version=__version__, saved=time.strftime("%Y-%m-%d %H:%M:%S"))
+        doc = dict(key=result.key, config=result.config, metrics=result.metrics, info=info)
+        doc["sha256"] = _doc_sha256(doc)  # an edited JSON is detected like an edited .npz
+        atomic_write(meta, lambda f: f.write(json.dumps(doc, indent=1, sort_keys=True).encode()))
+    except OSError as err:
+        raise OSError(f"could not write results to {npz.parent} ({err.strerror or err}); "
+                      "set WTM_RESULTS to a writable folder") from err
+    result.info = info
+    return result
+
+
+def load(experiment: str, key: str, root: Path | None = None) -> Result | None:
+    """The stored result, or ``None`` if absent or damaged (with a warning)."""
+    npz, meta = paths(experiment, key, root)
+    if not meta.exists():
+        return None
+    try:
+        doc = json.loads(meta.read_text())
+        if doc.get("key") != key:
+            raise ValueError(f"the file holds key {doc.get('key')!r}")
+        if doc.get("sha256") != _doc_sha256(doc):
+            raise ValueError("the JSON's checksum does not match its content")
+        if doc["info"]["npz_sha256"] != sha256_file(npz):
+            raise ValueError("the arrays' checksum does not match the .npz")
+        with np.load(npz, allow_pickle=False) as f:
+            arrays = {name: f[name] for name in f.files}
+    except Exception as err:  # noqa: BLE001 - any damage means recompute
+        warnings.warn(f"ignoring damaged result {meta} ({type(err).__name__}: {err}); "
+                      "recomputing", stacklevel=2)
+        return None
+    return Result(doc["config"], arrays, doc["metrics"], key, doc["info"])
+
+
+def stored_metrics(experiment: str, key: str, root: Path | None = None) -> dict | None:
+    """A stored result's metrics from its JSON alone (its own checksum checked; the arrays
+    are checked when ``load`` reads them), or ``None`` if absent or damaged."""
+    meta = paths(experiment, key, root)[1]
+    try:
+        doc = json.loads(meta.read_text())
+        return doc["metrics"] if doc.get("key") == key and doc.get("sha256") == \
+            _doc_sha256(doc) else None
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def cached(experiment: str, config: dict, compute, root: Path | None = None,
+           refresh: bool = False, info=None) -> Result:
+    """Load the result of ``config`` or compute it with ``compute() -> (arrays, metrics)``
+    and store it with ``info()`` (provenance: asked only when computing).
+    ``refresh=True`` recomputes even when a stored result exists."""
+    key = config_key(config)
+    if not refresh:
+        hit = load(experiment, key, root)
+        if hit is not None:
+            return hit
+    arrays, metrics = compute()
+    return save(Result(config, arrays, metrics, key, info() if info else {}), experiment, root)
+
+
+def stored(root: Path | None = None) -> list[dict]:
+    """Every stored result under ``root``: experiment, key, numerics version, size in
+    bytes (arrays and JSON), age in days, and whether the current version can use it."""
+    root = Path(root) if root else results_root()
+    rows = []
+    for meta in sorted(root.glob("*/*.json")):
+        try:
+            doc = json.loads(meta.read_text())
+            numerics = doc.get("info", {}).get("numerics")
+        except (OSError, ValueError):
+            doc, numerics = {}, None
+        if "key" not in doc:  # not a result (e.g. the claims' files)
+            continue
+        npz = meta.with_suffix(".npz")
+        size = meta.stat().st_size + (npz.stat().st_size if npz.exists() else 0)
+        rows.append(dict(experiment=meta.parent.name, key=meta.stem, numerics=numerics,
+                         bytes=size, age_days=(time.time() - meta.stat().st_mtime) / 86400,
+                         current=numerics == NUMERICS_VERSION
+                         and config_key(doc.get("config")) == meta.stem))
+    return rows
+
+
+def prune(root: Path | None = None, dry_run: bool = False) -> list[dict]:
+    """Delete the stored results no current configuration can use (another numerics
+    version, or a key that is not the hash of its configuration); return what was (or
+    would be, with ``dry_run``) deleted."""
+    root = Path(root) if root else results_root()
+    gone = [r for r in stored(root) if not r["current"]]
+    if not dry_run:
+        for r in gone:
+            npz, meta = paths(r["experiment"], r["key"], root)
+            meta.unlink(missing_ok=True)  # the JSON first: the result is no longer complete
+            npz.unlink(missing_ok=True)
+    return gone

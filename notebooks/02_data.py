@@ -40,14 +40,11 @@ n_projection: int = 3000  # samples in the 2-D projection
 import numpy as np
 import torch
 
-from wtmlib.book import plots, report
-from wtmlib.data import SyntheticConfig, difficulty, make_synthetic
-from wtmlib.results import experiments
+from wtmlib.book import chapter, plots, report
+from wtmlib.data import difficulty, make_synthetic
 
-P = report.parameters("data", globals())
-cfg = experiments.configs(P, SyntheticConfig)
-plots.style()
-report.show_parameters(P)
+section = chapter.setup("data", globals(), "data")
+cfg = section.data
 
 # %% tags=["hide-input"]
 data = make_synthetic(cfg)
@@ -143,8 +140,8 @@ report.glue("off_std_err", float(abs(stats.loc["off-pattern std", "train"] /
 
 # %% tags=["hide-input"]
 report.figure(plots.projection(data.x_train, data.p_train, data.y_train, data.centroids,
-                               P["n_projection"]),
-              f"Projections of {min(P['n_projection'], cfg.n_train)} "
+                               n_projection),
+              f"Projections of {min(n_projection, cfg.n_train)} "
               f"training samples (sigma_train={cfg.sigma_train}, seed {cfg.seed}).")
 
 # %% [markdown]
@@ -165,7 +162,7 @@ report.figure(plots.projection(data.x_train, data.p_train, data.y_train, data.ce
 from dataclasses import replace  # noqa: E402
 
 d_by_sigma = {}
-for s in P["sigmas"]:
+for s in sigmas:
     d_s = make_synthetic(replace(cfg, sigma_train=s))
     d_by_sigma[s] = difficulty(d_s.x_train, d_s.y_train, d_s.centroids)
 frac = {s: float((d > 0).float().mean()) for s, d in d_by_sigma.items()}

@@ -29,21 +29,16 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 import numpy as np
 
 from wtmlib.analysis import tables
-from wtmlib.book import plots, report
-from wtmlib.claims import evidence, readings
-from wtmlib.results import experiments, pool
-from wtmlib.data import difficulty, pattern_class
+from wtmlib.book import chapter, plots, report
+from wtmlib.claims import evidence
+from wtmlib.results import pool
+from wtmlib.data import difficulty
 from wtmlib.results.runs import load_data_of
-from wtmlib.book import params
 
-P = report.parameters("difficulty", globals())
-P4 = params.chapter_parameters("wtm")  # the Section 4.1 model, data and training
-experiments.use_execution(P)
-data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)
-seeds, sigma_train = list(range(P4["n_seeds"])), data_cfg.sigma_train
-classes = pattern_class(data_cfg.n_pat).numpy()
-plots.style()
-report.show_parameters(P)
+section = chapter.setup("difficulty", globals(), "4")  # the Section 4.1 model, data, training
+data_cfg, model_cfg, train_cfg = section.configs
+reading_name, classes, wtm = section.reading, section.classes, section.wtm
+seeds, sigma_train = list(range(wtm["n_seeds"])), data_cfg.sigma_train
 
 # %% tags=["hide-input"]
 results = pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "section4")
@@ -67,7 +62,7 @@ report.figure(plots.difficulty_hist({sigma_train: d0}),
 # %% tags=["hide-input"]
 found, timing = evidence.difficulty(results, onset_factor)
 display(timing)
-crossings = np.asarray(found["F5-crossing"].values)
+crossings = timing.crossing.astype(float).values
 onsets = timing.onset.astype(float).values
 report.figure(plots.loss_shares([r.history for r in results],
                                 None if np.isinf(crossings[0]) else int(crossings[0])),
@@ -83,7 +78,9 @@ report.glue("crossing_list", ", ".join("never" if np.isinf(c) else f"{c:.0f}" fo
 report.glue("onset_list", ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 report.glue("max_share", float(timing.max_share_difficult.mean()), ".2f")
 report.glue("half_rise_list", ", ".join(f"{v:.0f}" for v in timing.half_rise))
-report.glue("verdict_crossing", evidence.record(found)["F5-crossing"])
+verdicts = evidence.record(found)
+report.glue("verdict_occurs", verdicts["F5-crossing-occurs"])
+report.glue("verdict_epoch", verdicts.get("F5-crossing-epoch", "not testable (no seed crosses)"))
 
 # %% [markdown]
 # The difficult share reaches the regular share in {glue:text}`n_cross` of
@@ -91,7 +88,12 @@ report.glue("verdict_crossing", evidence.record(found)["F5-crossing"])
 # 6). Its largest value over training is {glue:text}`max_share` on average. The
 # within-class spread onset comes at epochs {glue:text}`onset_list`.
 #
-# Verdict of this build for the crossing near epoch 6: {glue:text}`verdict_crossing`.
+# A first crossing is a time to an event that need not happen in every seed, so its
+# two findings are judged apart: whether the crossing happens
+# ({glue:text}`verdict_occurs`, over the seeds) and when, in the seeds where it does
+# (median against the paper's epoch 6: {glue:text}`verdict_epoch`). Whether it comes
+# with the winner-take-most onset is judged on the readings page, over every reading
+# and seed of the sweep (F5-same-time, F5-order).
 # The paper's crossing is a threshold on a curve that rises smoothly; where it is not
 # reached here, the *half-rise* epoch (the difficult share halfway from its initial to
 # its largest value: {glue:text}`half_rise_list`) dates the same rise without the
@@ -104,7 +106,7 @@ report.glue("verdict_crossing", evidence.record(found)["F5-crossing"])
 # over seeds.
 
 # %% tags=["hide-input"]
-onset_rc = tables.onset_table(results, [e for e in P4["onset_epochs"] if e < P4["epochs"]])
+onset_rc = tables.onset_table(results, [e for e in wtm["onset_epochs"] if e < wtm["epochs"]])
 display(onset_rc.round(3))
 above = onset_rc.index[onset_rc.rank_corr_active_median > 0]
 report.glue("rc_onset_sentence", (

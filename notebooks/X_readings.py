@@ -28,14 +28,18 @@
 # and "$3^{-3}$" itself (1/27 in the Layca authors' $3^{-k}$ convention; $3 \cdot 10^{-3}$
 # is the other reading). Each reading below is trained over several seeds at the
 # chapter's size. One of them is chosen for the book's Section 4 and 5 figures and
-# verdicts by a rule registered before the sweep's first result was read
-# (`wtmlib.claims.reading_rule.RULE`, {glue:text}`rule_date`):
+# verdicts by the rule in force (`wtmlib.claims.reading_rule.RULE`, since
+# {glue:text}`rule_date`), the paper's own fitting criterion, which never reads the test
+# set:
 #
 # > {glue:text}`rule_text`
 #
-# The rule reads the paper's 96.1 %, so the test accuracy of the chosen reading is
-# calibrated by it, not independent evidence. The other columns below are the
-# sensitivity analysis: which verdicts change with the reading, and which do not.
+# It replaced a rule registered before the sweep's first result was read, which chose
+# the reading whose test accuracy is closest to the paper's 96.1 % (here:
+# {glue:text}`closest_choice`). The new rule was written after the sweep's results at
+# the paper's settings were seen, so S-acc stays counted as calibrated there (the
+# registry logs both rules beside it). The other columns below are the sensitivity
+# analysis: which verdicts change with the reading, and which do not.
 
 # %% tags=["parameters"]
 columns_shown: int = 2  # grid neighbours of the chosen reading shown beside it (each side)
@@ -47,26 +51,21 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, display
 
-from wtmlib.analysis import measures, tables
-from wtmlib.book import plots, report
-from wtmlib.claims import evidence, readings, registry, scorecard, store
-from wtmlib.results import experiments, pool, provenance
-from wtmlib.data import pattern_class
+from wtmlib.analysis import measures, signs, tables
+from wtmlib.book import chapter, params, plots, report
+from wtmlib.claims import evidence, reading_rule, readings, registry, scorecard, store
 from wtmlib.model import build_model, model_from_arrays
+from wtmlib.results import experiments, pool, provenance
 from wtmlib.results.runs import load_data_of
-from wtmlib.analysis import signs
-from wtmlib.book import params
-from wtmlib.claims import reading_rule
 
-P = report.parameters("readings", globals())
-P4, P4c, P5 = (params.chapter_parameters(n) for n in ("wtm", "difficulty", "related"))
-experiments.use_execution(P)
-data_cfg, model_cfg, train_cfg, chosen, configs = readings.main(P4)
-seeds = list(range(P4["reading_seeds"]))
-classes = pattern_class(data_cfg.n_pat).numpy()
-plots.style()
-report.show_parameters(P)
+section = chapter.setup("readings", globals(), "4")
+wtm, difficulty, related = (params.chapter_parameters(n) for n in ("wtm", "difficulty", "related"))
+data_cfg, model_cfg, train_cfg = section.configs
+chosen, configs, classes = section.reading, section.reading_configs, section.classes
+seeds = list(range(wtm["reading_seeds"]))
 report.glue("rule_date", registry.READING_RULE.date)
+metrics = readings.metrics(data_cfg, model_cfg, configs, seeds)
+report.glue("closest_choice", readings.choose_closest(metrics, configs))
 report.glue("rule_text", reading_rule.RULE)
 report.glue("chosen", chosen)
 profile = provenance.current_profile()
@@ -81,15 +80,18 @@ profile = provenance.current_profile()
 # correlation from epoch {glue:text}`early_epoch`). Mean ± standard deviation.
 
 # %% tags=["hide-input"]
-rows, scales, datas = {}, {}, None
+rows, scales, datas, timings = {}, {}, None, []
+control = pool.seed_runs(*experiments.linear_control(data_cfg, model_cfg, train_cfg),
+                         range(params.chapter_parameters("ablation")["ablation_seeds"]), "section4")
 for name, cfg in configs.items():
     rs = pool.seed_runs(data_cfg, model_cfg, cfg, seeds, "section4")
-    table = tables.wtm_table(rs, P4["early_epoch"])  # once for the row and the claims
-    rows[name] = [tables.reading_row(r, P4["early_epoch"], table.loc[s])
+    table = tables.wtm_table(rs, wtm["early_epoch"])  # once for the row and the claims
+    rows[name] = [tables.reading_row(r, wtm["early_epoch"], table.loc[s])
                   for r, s in zip(rs, seeds)]
-    found = evidence.section4(rs, P4["early_epoch"], table)
-    found |= evidence.difficulty(rs, P4c["onset_factor"])[0]
-    found |= evidence.learning_order(rs, P5["rise_window"])[0]
+    found = evidence.section4(rs, wtm["early_epoch"], table)
+    crossing, timing = evidence.difficulty(rs, difficulty["onset_factor"])
+    found |= crossing | evidence.learning_order(rs, related["rise_window"], control)[0]
+    timings.append(timing)
     evidence.record(found, f"{profile}@{reading_rule.reading_slug(name)}")
     if name in (chosen, reading_rule.LITERAL):  # the output-scale condition, below
         datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
@@ -103,6 +105,7 @@ for name, cfg in configs.items():
             rc=[row["rank_corr_active_median"] for row in rows[name]])
     del rs
 fixed, free = scales[reading_rule.LITERAL], scales[chosen]  # the output-scale condition, below
+same_time = evidence.record(evidence.same_time(timings))  # every reading and seed
 verdict = evidence.record({"B-output-scale": evidence.remaining(
     fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)", "fixing W2's norm")})[
     "B-output-scale"]
@@ -117,16 +120,15 @@ display(table.rename(columns={"test_acc": "test accuracy", "train_acc": "trainin
                               "rank_corr_active_median": "winner-take-most (rank corr.)",
                               "crossing": "crossing epoch (seeds)"}))
 report.glue("seed_list", ", ".join(map(str, seeds)))
-report.glue("early_epoch", P4["early_epoch"])
-mean = sweep[["test_acc", "train_acc"]].astype(float)
-fits = [n for n in mean.index if n in configs and mean.train_acc[n] >= reading_rule.FIT
+report.glue("early_epoch", wtm["early_epoch"])
+fits = [n for n, m in metrics.items() if min(m["train_acc"]) >= 1.0
         and n not in (reading_rule.LITERAL, reading_rule.OTHER_LR)]
 report.glue("choice_sentence", (
-    f"{len(fits)} of the grid's {len(configs) - 2} readings fit their training set (mean "
-    f"training accuracy at least {reading_rule.FIT:.0%}); of these, {chosen} comes closest to "
-    f"the paper's {reading_rule.PAPER_ACC_S:.1%} with {100 * mean.test_acc[chosen]:.2f} %"
-    if fits else f"no reading of the grid fits its training set; {chosen} has the highest "
-    "training accuracy"))
+    f"{len(fits)} of the grid's {len(configs) - 2} readings classify every training sample "
+    f"correctly in every seed; the one with the smallest output rate is {chosen}, with "
+    f"{100 * np.mean(metrics[chosen]['test_acc']):.2f} % test accuracy (the paper: "
+    f"{reading_rule.PAPER_ACC_S:.1%})" if fits else f"no reading of the grid fits its "
+    f"training set in every seed; {chosen} has the highest training accuracy"))
 
 # %% [markdown]
 # {glue:text}`choice_sentence`.
@@ -151,9 +153,9 @@ order = dict.fromkeys([reading_rule.LITERAL, reading_rule.grid_name(1.0, "frozen
 columns = {(f"{n} (chosen)" if n == chosen else n): (profile if n == chosen else
                                                      f"{profile}@{reading_rule.reading_slug(n)}")
            for n in order if n in configs}
-control = store.claims_dir(f"{profile}@{readings.CONTROL_LINEAR}")
+control = store.claims_dir(f"{profile}@{reading_rule.CONTROL_LINEAR}")
 if control.is_dir():  # the linear ablation under the chosen reading (Section 4.2.1 chapter)
-    columns["control: no ReLU (linear)"] = f"{profile}@{readings.CONTROL_LINEAR}"
+    columns["control: no ReLU (linear)"] = f"{profile}@{reading_rule.CONTROL_LINEAR}"
 same = {c.id: "the same under every reading (Section 3 or MNIST runs: no Section 4 run "
         "enters it)" for c in registry.CLAIMS if c.chapter in ("03_noise", "A1_mnist")
         or c.id.startswith("S5-clustering")}
@@ -215,3 +217,36 @@ report.glue("verdict_scale", verdict)
 # {glue:text}`verdict_scale`. This compares two readings that differ in the output
 # layer's optimizer as a whole (Layca's rotation at rate 1/27 against SGD at the
 # chosen rate), not in its norm alone.
+
+# %% [markdown]
+# ## Figure 5's two dates, across the readings
+#
+# The paper says the difficult samples' share of the loss reaches the regular samples'
+# "around the same time the winner-take-most phenomenon appears" (Section 4.2.2). Each
+# reading and seed of the sweep gives both dates where both happen: the crossing, and
+# the onset of the within-class spread growth (the Section 4.2.2 chapter's measures).
+# Whether the dates move together is judged by their rank correlation (F5-same-time),
+# the order they come in by the share of runs whose crossing is no later than the onset
+# (F5-order: the order the paper's story needs).
+
+# %% tags=["hide-input"]
+pairs = {}
+for name, timing in zip(configs, timings):
+    both = timing[np.isfinite(timing.crossing.astype(float)) & np.isfinite(timing.onset.astype(float))]
+    if len(both):
+        pairs[name] = (both.onset.astype(float).values, both.crossing.astype(float).values)
+report.figure(plots.date_pairs(pairs), "Onset of the within-class spread growth against "
+              "the loss-share crossing, every reading and seed of the sweep where both happen "
+              "(dashed: the same epoch).")
+found_dates = evidence.same_time(timings)
+report.glue("n_pairs", found_dates["F5-same-time"].n)
+report.glue("rho_dates", float(found_dates["F5-same-time"].values[0]), ".2f")
+report.glue("share_order", float(found_dates["F5-order"].values[0]), ".2f")
+report.glue("verdict_same_time", same_time["F5-same-time"])
+report.glue("verdict_order", same_time["F5-order"])
+
+# %% [markdown]
+# Over {glue:text}`n_pairs` runs where both happen, the rank correlation of the two dates
+# is {glue:text}`rho_dates` ({glue:text}`verdict_same_time`), and the crossing comes no
+# later than the onset in a share {glue:text}`share_order` of them
+# ({glue:text}`verdict_order`).

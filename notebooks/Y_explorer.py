@@ -33,8 +33,7 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 # %% tags=["remove-input"]
 from IPython.display import HTML, display
 
-from wtmlib.book import explorer, report
-from wtmlib.claims import readings
+from wtmlib.book import chapter, explorer, report
 from wtmlib.results import experiments, pool
 from wtmlib.data import pattern_class
 from wtmlib.mnist import AggregatedMNISTConfig, load_aggregated_mnist
@@ -42,14 +41,12 @@ from wtmlib.results.runs import load_data_of
 from wtmlib.analysis import signs
 from wtmlib.book import params
 
-P = report.parameters("explorer", globals())
-P4, PM = params.chapter_parameters("wtm"), params.chapter_parameters("mnist")
-experiments.use_execution(P)
-report.show_parameters(P)
+section = chapter.setup("explorer", globals(), "4")  # Section 4.1's model, under its reading
 
 # %% tags=["hide-input"]
 models = []
-data_cfg, model_cfg, train_cfg, reading_name, _ = readings.main(P4)  # Section 4.1's reading
+data_cfg, model_cfg, train_cfg = section.configs
+reading_name = section.reading
 res = pool.seed_runs(data_cfg, model_cfg, train_cfg, [0], "section4")[0]
 data = load_data_of(res)
 models.append(explorer.model_data(
@@ -59,7 +56,7 @@ models.append(explorer.model_data(
     f"Section 4.1 model, data set S ({model_cfg.n_hidden} neurons, {reading_name}, seed 0)",
     max_epochs))
 if mnist:
-    m_data_cfg, m_model_cfg, m_train_cfg = experiments.section4(PM, AggregatedMNISTConfig)
+    m_data_cfg, m_model_cfg, m_train_cfg = experiments.section4(params.chapter_parameters("mnist"), AggregatedMNISTConfig)
     res = pool.seed_runs(m_data_cfg, m_model_cfg, m_train_cfg, [0], "mnist")[0]
     data = load_aggregated_mnist(m_data_cfg)
     models.append(explorer.model_data(

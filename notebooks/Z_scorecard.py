@@ -36,13 +36,12 @@ from wtmlib.book import report
 from wtmlib.claims import scorecard, store
 from wtmlib.results import provenance
 
-P = report.parameters("scorecard", globals())
+report.parameters("scorecard", globals())
 profile = provenance.current_profile()
 rows = store.table(profile)
 display(HTML(scorecard.scorecard_html(profile, show_tests)))
-counts = {v: sum(r["verdict"] == v for r in rows) for v in scorecard.COLOURS}
-for verdict, n in counts.items():
-    report.glue(f"n_{verdict.replace(' ', '_')}", n)
+for column, n in store.counts(rows).items():
+    report.glue(f"n_{column.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))
 used = store.reading_of(profile)
 report.glue("reading_sentence", (
@@ -53,10 +52,13 @@ report.glue("profile", profile + (" (a preview at reduced size)" if provenance.i
                                   else ""))
 
 # %% [markdown]
-# Of {glue:text}`n_claims` claims: {glue:text}`n_reproduced` reproduced,
-# {glue:text}`n_partly` partly, {glue:text}`n_not_reproduced` not reproduced,
-# {glue:text}`n_not_testable` not testable, {glue:text}`n_holds_by_construction` holding
-# by construction, {glue:text}`n_missing` without a value (profile of this build:
-# {glue:text}`profile`). {glue:text}`reading_sentence`.
+# Of {glue:text}`n_claims` claims, the paper's claims judged against a null or a control:
+# {glue:text}`n_reproduced` reproduced, {glue:text}`n_partly` partly,
+# {glue:text}`n_not_reproduced` not reproduced. Counted apart:
+# {glue:text}`n_calibrated` calibrated (a setting was chosen to match the number),
+# {glue:text}`n_own_finding` own finding(s) of this book, {glue:text}`n_holds_by_construction`
+# holding by construction (true of any network), {glue:text}`n_not_testable` not testable,
+# {glue:text}`n_missing` without a value (profile of this build: {glue:text}`profile`).
+# {glue:text}`reading_sentence`.
 # Where a verdict is "not reproduced", the chapter it links to says what was tried and
 # what the data shows instead.

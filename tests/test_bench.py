@@ -10,7 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from wtmlib.perf import bench, flops
-from wtmlib.results import cache, provenance, runs
+from wtmlib.results import cache, probe, runs
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.config import ModelConfig, TrainConfig
 from wtmlib.training.loop import train
@@ -114,13 +114,13 @@ def test_report_prints_the_stored_floor_at_both_rates_and_in_all(capsys):
 
 def test_rate_probe_measures_again_only_when_its_last_rate_is_old(monkeypatch):
     calls = []
-    monkeypatch.setattr(provenance, "matmul_rate",
+    monkeypatch.setattr(probe, "matmul_rate",
                         lambda *a, **k: calls.append(a) or 100.0 + len(calls))
-    probe = provenance.RateProbe(every_s=3600)
-    assert probe.rate("cpu") == probe.rate(torch.device("cpu")) == 101.0 and len(calls) == 1
-    assert calls[0][:3] == (provenance.N, provenance.D, provenance.H)  # the paper's shapes
-    probe.every_s = 0
-    assert probe.rate("cpu") == 102.0 and len(calls) == 2
+    rates = probe.RateProbe(every_s=3600)
+    assert rates.rate("cpu") == rates.rate(torch.device("cpu")) == 101.0 and len(calls) == 1
+    assert calls[0][:3] == (probe.N, probe.D, probe.H)  # the paper's shapes
+    rates.every_s = 0
+    assert rates.rate("cpu") == 102.0 and len(calls) == 2
 
 
 def test_probed_runs_store_the_rate_and_the_same_numbers(tmp_path, monkeypatch):
@@ -129,8 +129,8 @@ def test_probed_runs_store_the_rate_and_the_same_numbers(tmp_path, monkeypatch):
     and ``stored_summary`` gives the floor at those rates."""
     cfg = TrainConfig(epochs=2)
     plain = runs.run(DATA, MODEL, cfg, experiment="plain", root=tmp_path)
-    monkeypatch.setattr(runs, "_PROBE", provenance.RateProbe(every_s=0))
-    monkeypatch.setenv(provenance.PROBE_ENV, "1")
+    monkeypatch.setattr(runs, "_PROBE", probe.RateProbe(every_s=0))
+    monkeypatch.setenv(probe.PROBE_ENV, "1")
     torch.manual_seed(0)  # the global generator: the probe must not draw from it
     state = torch.random.get_rng_state()
     probed = runs.run(DATA, MODEL, cfg, experiment="probed", root=tmp_path)

@@ -25,8 +25,8 @@ def test_one_seed_has_no_spread(results):
 
 @pytest.mark.parametrize("values", [[4.0, math.inf], [4.0, math.nan]])
 def test_a_seed_that_never_gets_there_makes_the_mean_infinite(results, values):
-    verdict = store.record_seeds("F5-crossing", values)
-    got = store.load("F5-crossing", "paper")
+    verdict = store.record_seeds("F1-best-sigma", values)
+    got = store.load("F1-best-sigma", "paper")
     assert math.isinf(got["value"]) and math.isnan(got["sd"]) and got["n"] == 2
     assert verdict == got["verdict"] == registry.NOT
 

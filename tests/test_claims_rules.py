@@ -9,23 +9,19 @@ import re
 import pytest
 
 from wtmlib.claims import scorecard, store
-from wtmlib.claims.registry import BY_CONSTRUCTION
-from wtmlib.claims.registry import BY_ID
-from wtmlib.claims.registry import CLAIMS
-from wtmlib.claims.registry import MISSING
-from wtmlib.claims.registry import NOT
-from wtmlib.claims.registry import PARTLY
-from wtmlib.claims.registry import REPRODUCED
-from wtmlib.claims.registry import UNTESTABLE
+from wtmlib.claims.registry import (BY_CONSTRUCTION, BY_ID, CALIBRATED, CLAIMS, COUNTED,
+                                    MISSING, NOT, OWN, PAPER, PARTLY, REPRODUCED, UNTESTABLE)
 
 
 
 def _satisfy_dependency(claim):
     """Record a passing value for the claim ``claim`` depends on."""
-    if claim.depends_on == "F5-crossing":
-        store.record("F5-crossing", 6.0)
+    if claim.depends_on == "F5-crossing-occurs":
+        store.record("F5-crossing-occurs", 1.0, n=5)
     elif claim.depends_on == "F3-winner-take-most":
         store.record("F3-winner-take-most", 0.6, null=0.0)
+    elif claim.depends_on == "A1-winner-take-most":
+        store.record("A1-winner-take-most", 0.6, n=3, null=0.0)
 
 
 # (claim, value, null, verdict): one case per verdict each rule can give
@@ -34,6 +30,12 @@ CASES = [
     ("MNIST-acc", 97.5, None, REPRODUCED), ("MNIST-acc", 96.0, None, PARTLY),
     ("MNIST-acc", 90.0, None, NOT),
     ("F1-best-sigma", 1.0, None, REPRODUCED), ("F1-best-sigma", 0.6, None, PARTLY),
+    ("F3-losers-fall", 0.7, 0.4, REPRODUCED), ("F3-losers-fall", 0.45, 0.4, PARTLY),
+    ("F3-losers-fall", 0.55, 0.5, PARTLY), ("F3-losers-fall", 0.3, 0.4, NOT),
+    ("F2-different", 0.5, 0.0, REPRODUCED), ("F2-different", 0.1, 0.0, PARTLY),
+    ("F2-different", -0.2, 0.0, NOT),
+    *[(f"A1-{c}", v, 0.0, verdict) for c in ("winner-take-most", "one-class")
+      for v, verdict in ((0.5, REPRODUCED), (0.1, PARTLY), (-0.1, NOT))],
     ("F1-best-sigma", 0.0, None, NOT),
     ("F2-acc-generalizing", 95.0, None, REPRODUCED), ("F2-acc-generalizing", 91.0, None, PARTLY),
     ("F2-acc-generalizing", 85.0, None, NOT),
@@ -66,14 +68,20 @@ CASES = [
       for v, verdict in ((0.0, REPRODUCED), (0.5, PARTLY), (1.1, NOT))],
     *[(f"F4-{a}-acc", v, None, verdict) for a in ("linear", "one-neuron", "less-noise")
       for v, verdict in ((82.0, REPRODUCED), (76.0, PARTLY), (60.0, NOT))],
-    ("F5-crossing", 6.0, None, REPRODUCED), ("F5-crossing", 30.0, None, PARTLY),
-    ("F5-crossing", 1.0, None, PARTLY),  # only "never" (infinite) fails
-    ("F5-same-time", 3.0, None, REPRODUCED), ("F5-same-time", 10.0, None, PARTLY),
-    ("F5-same-time", 40.0, None, NOT),
-    ("S5-easy-first", 0.3, None, REPRODUCED), ("S5-easy-first", 0.05, None, PARTLY),
-    ("S5-easy-first", -0.1, None, NOT),
-    ("S5-difficult-loss-rises", 0.01, None, REPRODUCED),
-    ("S5-difficult-loss-rises", 0.0, None, NOT),
+    ("F5-crossing-occurs", 0.8, None, REPRODUCED), ("F5-crossing-occurs", 0.2, None, PARTLY),
+    ("F5-crossing-occurs", 0.0, None, NOT),
+    ("F5-crossing-epoch", 6.0, None, REPRODUCED), ("F5-crossing-epoch", 20.0, None, PARTLY),
+    ("F5-crossing-epoch", 31.5, None, NOT),
+    ("F5-same-time", 0.6, None, REPRODUCED), ("F5-same-time", 0.2, None, PARTLY),
+    ("F5-same-time", -0.3, None, NOT),
+    ("F5-order", 0.9, None, REPRODUCED), ("F5-order", 0.6, None, PARTLY),
+    ("F5-order", 0.2, None, NOT),
+    # Section 5.1 against the linear model (the null slot holds the control's value)
+    ("S5-easy-first", 0.73, 0.44, REPRODUCED), ("S5-easy-first", 0.5, 0.44, PARTLY),
+    ("S5-easy-first", 0.44, 0.44, NOT),
+    ("S5-difficult-loss-rises", 0.24, 0.012, REPRODUCED),
+    ("S5-difficult-loss-rises", 0.03, 0.012, PARTLY),
+    ("S5-difficult-loss-rises", 0.012, 0.012, NOT),
     *[(f"S5-clustering-{side}-optimum", v, 0.0, verdict) for side in ("below", "above")
       for v, verdict in ((0.9, REPRODUCED), (0.2, PARTLY), (-0.5, NOT))],
 ]
@@ -114,7 +122,7 @@ def test_a_claim_judged_against_its_null_needs_one(results, claim):
     with pytest.raises(ValueError, match="null"):
         store.record(claim.id, 0.5)
     assert store.verdict(claim.id, 0.5, math.nan) == UNTESTABLE
-    assert re.search("null|initialization", claim.test)  # the test says what it is judged on
+    assert re.search("null|initialization|control", claim.test)  # what it is judged on
 
 
 def test_too_few_values_are_not_testable(results):
@@ -131,17 +139,19 @@ def test_unknown_claim_is_named(results):
         store.record_seeds("S-acc", [])
 
 
-def test_a_missing_crossing_counts_once(results):
-    store.record_seeds("F5-crossing", [math.inf, math.inf])
-    assert store.record_seeds("F5-same-time", [math.inf, math.inf]) == UNTESTABLE
-    store.record_seeds("F5-crossing", [6.0, 8.0])
-    assert store.record_seeds("F5-same-time", [math.inf, 2.0]) == NOT  # no onset: a failure
-    assert store.record_seeds("F5-same-time", [1.0, 3.0]) == REPRODUCED
+def test_a_crossing_that_never_happens_counts_once(results):
+    """Censored time: whether the crossing happens is judged over the seeds; when, only
+    over the seeds where it does, and not at all where it never does."""
+    assert store.record("F5-crossing-occurs", 0.0, n=5) == NOT
+    assert store.record("F5-crossing-epoch", 31.0, n=1) == UNTESTABLE
+    store.record("F5-crossing-occurs", 0.8, n=5)  # one seed of five never crosses
+    assert store.record("F5-crossing-epoch", 31.5, n=4) == NOT  # 5x the paper's epoch 6
+    assert store.record("F5-crossing-epoch", 7.0, n=4) == REPRODUCED
     # the table judges by the records as they are now: the crossing fails again
-    store.record_seeds("F5-crossing", [math.inf, 8.0])
-    row = {r["id"]: r for r in store.table("paper")}["F5-same-time"]
+    store.record("F5-crossing-occurs", 0.0, n=5)
+    row = {r["id"]: r for r in store.table("paper")}["F5-crossing-epoch"]
     assert row["verdict"] == UNTESTABLE
-    assert "(F5-crossing failed)" in scorecard.scorecard_html("paper")
+    assert "(F5-crossing-occurs failed)" in scorecard.scorecard_html("paper")
     out = io.StringIO()
     scorecard.print_table("paper", file=out)
     assert "not reproduced: 1" in out.getvalue() and "not testable: 1" in out.getvalue()
@@ -176,7 +186,8 @@ def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
     out = io.StringIO()
     scorecard.print_table("paper", file=out)
     line = next(s for s in out.getvalue().splitlines() if s.startswith("F3-intraclass"))
-    assert re.search(r"ours: 0\.95 ± 0\.071 \(n=2\)\s+null: 0\.5\s+reproduced", line)
+    assert re.search(r"ours: 0\.95 ± 0\.071 \(n=2\) \(95% CI ±0\.635\)\s+null: 0\.5\s+"
+                     r"reproduced", line)  # t(0.975, 1) = 12.706: 12.706 * 0.0707 / sqrt(2)
     assert "null: strict share at initialization" in out.getvalue()
     assert "<th>null</th>" in scorecard.scorecard_html("paper")
 
@@ -189,7 +200,8 @@ def test_wtm_claims_prints_value_null_rule_verdict_and_log(results, capsys):
     assert main(["claims", "--profile", "paper"]) == 1  # the other claims have no value
     out = capsys.readouterr().out
     line = next(s for s in out.splitlines() if s.startswith("F3-init-decides"))
-    assert re.search(r"ours: 0\.165 ± 0\.0071 \(n=2\)\s+null: 0\.0667\s+partly", line)
+    assert re.search(r"ours: 0\.165 ± 0\.0071 \(n=2\) \(95% CI ±0\.0635\)\s+null: 0\.0667\s+"
+                     r"partly", line)
     assert "rule: share of neurons whose final favoured pattern" in out
     assert "rule changed 2026-12-01: was 'share / chance >= 2, partly > 1'" in out
     assert "rule changed 2026-11-30" in out  # S5-easy-first, without a value
@@ -215,3 +227,52 @@ def test_rule_change_log_is_complete_and_shown(results):
     assert "Rule changes" in page and "84b5048" in page
     assert page.count("<td>2026-12-01</td>") == sum(
         ch.date == "2026-12-01" for c in CLAIMS for ch in c.log)
+
+
+def test_calibrated_numbers_and_own_findings_are_counted_apart(results, capsys):
+    from wtmlib.build.cli import main
+
+    assert BY_ID["S-acc"].category == CALIBRATED and BY_ID["S-acc"].category_note
+    assert {c.id for c in CLAIMS if c.category == OWN} == {"F3-sign-class-gated",
+                                                           "B-output-scale"}
+    store.record_seeds("S-acc", [96.0, 96.2])  # reproduced by its rule, yet calibrated
+    store.record("F3-winner-take-most", 0.6, null=0.0)
+    store.record("B-output-scale", 0.1, n=3)  # reproduced by its rule, yet our own claim
+    store.record("F3-sign-class", 1.0)  # holds by construction
+    store.record("F1-best-sigma", 0.9, n=5)
+    rows = {r["id"]: r for r in store.table("paper")}
+    assert rows["S-acc"]["verdict"] == REPRODUCED and rows["S-acc"]["counted"] == CALIBRATED
+    assert rows["B-output-scale"]["counted"] == OWN
+    assert rows["F3-sign-class"]["counted"] == BY_CONSTRUCTION
+    assert rows["F1-best-sigma"]["counted"] == REPRODUCED and rows["F1-best-sigma"]["category"] == PAPER
+    got = store.counts(list(rows.values()))
+    assert list(got) == list(COUNTED) and sum(got.values()) == len(CLAIMS)
+    assert (got[REPRODUCED], got[CALIBRATED], got[OWN], got[BY_CONSTRUCTION]) == (2, 1, 1, 1)
+    main(["claims", "--profile", "paper"])
+    out = capsys.readouterr().out.splitlines()
+    assert next(s for s in out if s.startswith("S-acc ")).endswith("reproduced [calibrated]")
+    assert out[-1].startswith(f"{len(CLAIMS)} claims: reproduced: 2; partly: ")
+    assert "; calibrated: 1; own finding: 1; holds by construction: 1; not testable: " in out[-1]
+
+
+def test_a_reproduced_claim_that_a_control_also_passes_is_flagged(results):
+    """The check of the stored control columns (the linear model, the literal reading):
+    a claim counted as reproduced must fail where the mechanism is absent."""
+    linear, literal = scorecard.controls("paper").values()
+    assert scorecard.control_conflicts("paper") == []  # nothing stored: nothing to flag
+    store.record("F3-winner-take-most", 0.6, null=0.0)
+    store.record("F3-one-class", 1.5, null=0.0)
+    store.record_seeds("S-acc", [96.0, 96.2])  # calibrated: not counted as reproduced
+    store.record("F3-winner-take-most", -0.9, null=0.0, profile=literal)  # fails there
+    store.record("F3-one-class", 0.0, null=0.0, profile=linear)
+    store.record_seeds("S-acc", [96.0, 96.2], profile=linear)
+    assert scorecard.control_conflicts("paper") == []
+    store.record("F3-winner-take-most", 0.5, null=0.0, profile=linear)  # passes without ReLU
+    assert scorecard.control_conflicts("paper") == ["F3-winner-take-most (linear model)"]
+
+
+def test_the_stored_paper_claims_fail_in_their_controls():
+    """The paper profile's stored verdicts (a paper build's results, where present)."""
+    if store.load("F3-winner-take-most", "paper") is None:
+        pytest.skip("no paper-profile claims stored in this results folder")
+    assert scorecard.control_conflicts("paper") == []

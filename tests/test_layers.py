@@ -5,6 +5,8 @@ core alone; ``claims`` never reaches up into ``book`` or ``build``; only ``build
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,12 @@ def test_the_readme_names_only_paths_that_exist():
     assert len(named) >= 8, named
     missing = [p for p in sorted(named) if not (ROOT / p).exists()]
     assert missing == []
+
+
+def test_checking_parameters_and_reading_claims_need_no_torch():
+    """``wtm params``, ``wtm claims`` and the parameter checks start without torch."""
+    code = ("import sys, wtmlib.build.cli, wtmlib.build.pipeline, wtmlib.claims.scorecard; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=ROOT).stdout.strip()
+    assert out == "False"

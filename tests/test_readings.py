@@ -1,4 +1,4 @@
-"""The readings sweep (issue 20): its configurations, the registered rule that chooses one,
+"""The readings sweep: its configurations, the registered rule that chooses one,
 the chapters' entry point, and the evidence functions every reading is measured with."""
 
 import math
@@ -16,6 +16,7 @@ from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.model import build_model
 from wtmlib.training.loop import train
 from wtmlib.claims import registry
+from wtmlib.claims.registry import NOT, REPRODUCED, UNTESTABLE
 
 SMALL = dict(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=120, n_hidden=12, epochs=6,
              lr_decay_epoch=4, output_lrs=[1 / 27, 1.0], reading_seeds=1, reading="chosen")
@@ -45,20 +46,38 @@ def _metrics(**by_name):
     return {n: {"test_acc": [t], "train_acc": [f]} for n, (t, f) in by_name.items()}
 
 
-def test_the_rule_picks_the_closest_fitting_reading():
+def test_the_replaced_rule_picked_the_closest_fitting_reading():
     cfgs = readings.sweep_configs(TrainConfig(), [1.0, 3.0])
     m = _metrics(**{"W2 lr 1, b2 frozen": (0.945, 0.993), "W2 lr 1, b2 trained": (0.95, 0.98),
                     "W2 lr 3, b2 frozen": (0.958, 0.999), "W2 lr 3, b2 trained": (0.97, 1.0),
                     reading_rule.LITERAL: (0.961, 0.999), reading_rule.OTHER_LR: (0.961, 0.999)})
     # 0.958 is 0.003 from 0.961, 0.97 is 0.009; 0.95 does not fit; the literal and 3e-3
     # readings are not candidates even where they match the paper exactly
-    assert readings.choose(m, cfgs) == "W2 lr 3, b2 frozen"
+    assert readings.choose_closest(m, cfgs) == "W2 lr 3, b2 frozen"
     m["W2 lr 3, b2 trained"] = {"test_acc": [0.958], "train_acc": [1.0]}
-    assert readings.choose(m, cfgs) == "W2 lr 3, b2 frozen"  # tie: frozen b2 first
+    assert readings.choose_closest(m, cfgs) == "W2 lr 3, b2 frozen"  # tie: frozen b2 first
     m["W2 lr 1, b2 frozen"] = {"test_acc": [0.964], "train_acc": [0.995]}
-    assert readings.choose(m, cfgs) == "W2 lr 1, b2 frozen"  # tie at 0.003: smaller rate
+    assert readings.choose_closest(m, cfgs) == "W2 lr 1, b2 frozen"  # tie: smaller rate
     low = {n: {"test_acc": [0.9], "train_acc": [a]} for n, a in zip(cfgs, np.linspace(.8, .9, 6))}
-    assert readings.choose(low, cfgs) == "W2 lr 3, b2 trained"  # none fits: best training
+    assert readings.choose_closest(low, cfgs) == "W2 lr 3, b2 trained"  # none fits
+
+
+def test_the_rule_picks_the_smallest_rate_that_fits_every_seed_and_never_reads_the_test_set():
+    cfgs = readings.sweep_configs(TrainConfig(), [1.0, 3.0, 10.0])
+    train = {"W2 lr 1, b2 frozen": [0.99, 1.0], "W2 lr 1, b2 trained": [1.0, 0.999],
+             "W2 lr 3, b2 frozen": [1.0, 1.0], "W2 lr 3, b2 trained": [1.0, 1.0],
+             "W2 lr 10, b2 frozen": [1.0, 1.0], "W2 lr 10, b2 trained": [1.0, 1.0],
+             reading_rule.LITERAL: [1.0, 1.0], reading_rule.OTHER_LR: [1.0, 1.0]}
+    rng = np.random.default_rng(0)
+    for _ in range(5):  # any test accuracies: the same choice
+        m = {n: {"train_acc": a, "test_acc": list(rng.uniform(0.5, 1.0, 2))}
+             for n, a in train.items()}
+        assert readings.choose(m, cfgs) == "W2 lr 3, b2 frozen"  # rate 1 misses in a seed
+    m = {n: {"train_acc": a} for n, a in train.items()}  # no test accuracy at all
+    m["W2 lr 3, b2 frozen"] = {"train_acc": [1.0, 0.998]}
+    assert readings.choose(m, cfgs) == "W2 lr 3, b2 trained"  # frozen misses: trained next
+    none = {n: {"train_acc": [a]} for n, a in zip(cfgs, np.linspace(.8, .9, len(cfgs)))}
+    assert readings.choose(none, cfgs) == "W2 lr 10, b2 trained"  # none fits: best training
 
 
 def test_main_trains_the_sweep_and_returns_the_chosen_reading(results):
@@ -126,10 +145,11 @@ def test_a_reading_has_its_own_claims_folder(results):
 def test_a_mean_with_a_seed_that_never_crossed_says_so(results):
     """An infinite mean over seeds is "never in some seed" with the per-seed values beside
     it on the readings page; one seed that never crossed is "never"."""
-    store.record_seeds("F5-crossing", [math.inf, 31, 32], note="crossing per seed: never, 31, 32")
-    store.record_seeds("F5-crossing", [math.inf], note="crossing per seed: never",
-                        profile="paper@w2-lr-3-b2-frozen")
-    rows = {p: {r["id"]: r for r in store.table(p)}["F5-crossing"]
+    store.record_seeds("B-output-scale", [math.inf, 31, 32],
+                       note="crossing per seed: never, 31, 32")
+    store.record_seeds("B-output-scale", [math.inf], note="crossing per seed: never",
+                       profile="paper@w2-lr-3-b2-frozen")
+    rows = {p: {r["id"]: r for r in store.table(p)}["B-output-scale"]
             for p in ("paper", "paper@w2-lr-3-b2-frozen")}
     assert scorecard.format_value(rows["paper"]) == "never in some seed (n=3)"
     assert scorecard.format_value(rows["paper@w2-lr-3-b2-frozen"]) == "never (n=1)"
@@ -147,16 +167,50 @@ def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
                    root=tmp_path) for s in (0, 1)]
     found = evidence.section4(rs, early_epoch=2)
     assert set(found) == {"S-acc", "F3-winner-take-most", "F3-one-class", "F3-intraclass",
-                          "F3-divide-and-conquer", "F3-init-decides", "F3-sign-class"}
+                          "F3-divide-and-conquer", "F3-init-decides", "F3-sign-class",
+                          "F3-losers-fall"}
+    losers = found["F3-losers-fall"]
+    assert all(0 <= v <= 1 for v in losers.values) and len(losers.null) == 2
     nulls = tables.null_table(rs).astype(float)
     np.testing.assert_allclose(found["F3-intraclass"].null,
                                nulls["intraclass_exceeds_strict_share"])
     assert list(found["S-acc"].values) == [100 * r.metrics["test_acc"] for r in rs]
     timing_ev, timing = evidence.difficulty(rs, 1.5)
-    crossings = np.asarray(timing_ev["F5-crossing"].values)
+    crossings = timing.crossing.astype(float).values
     assert crossings.shape == (2,) and all(c >= 0 for c in crossings)  # an epoch or inf
-    assert list(timing.crossing.astype(float)) == list(crossings)
-    order_ev, order = evidence.learning_order(rs, 3)
+    occurs = timing_ev["F5-crossing-occurs"]
+    assert occurs.n == 2 and occurs.values == [np.isfinite(crossings).mean()]
+    if np.isfinite(crossings).any():
+        assert timing_ev["F5-crossing-epoch"].values == [np.median(crossings[np.isfinite(crossings)])]
+    else:
+        assert "F5-crossing-epoch" not in timing_ev
+    order_ev, order = evidence.learning_order(rs, 3, control=rs[:1])
     h = rs[0].history
     assert order_ev["S5-easy-first"].values.iloc[0] == pytest.approx(
         np.mean(h["acc_regular"][1:4] - h["acc_difficult"][1:4]))
+    assert order_ev["S5-easy-first"].null == [order_ev["S5-easy-first"].values.iloc[0]]
+    assert evidence.learning_order(rs, 3)[0]["S5-easy-first"].null is None
+
+
+def _timing(crossing, onset):
+    return pd.DataFrame({"crossing": np.asarray(crossing, float), "onset": np.asarray(onset, float)})
+
+
+def test_figure_5s_dates_are_judged_on_the_pairs_where_both_happen(results):
+    inf = math.inf
+    # dates that move together, the crossing first: both claims hold
+    together = [_timing([5, 9, inf], [6, 10, 12]), _timing([20, 30], [22, 31]),
+                _timing([inf, 40], [inf, 41])]
+    found = evidence.same_time(together)
+    assert found["F5-same-time"].n == 5 and found["F5-same-time"].values == [pytest.approx(1.0)]
+    assert found["F5-order"].values == [1.0]
+    verdicts = evidence.record(found)
+    assert verdicts == {"F5-same-time": REPRODUCED, "F5-order": REPRODUCED}
+    # the paper profile's case: the onset always first, the dates unrelated: both fail
+    late = [_timing([31, 32, 31, 35, inf], [25, 26, 25, 26, 25]), _timing([13, 19], [25, 24])]
+    found = evidence.same_time(late)
+    assert found["F5-order"].values == [pytest.approx(2 / 6)]
+    assert evidence.record(found)["F5-order"] == NOT
+    # fewer than 5 pairs: not testable
+    assert evidence.record(evidence.same_time([_timing([3, inf], [4, 5])]))["F5-same-time"] \
+        == UNTESTABLE

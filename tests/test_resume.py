@@ -14,14 +14,14 @@ import pytest
 
 SWEEP = """
 import sys
-from wtmlib import sweeps
+from wtmlib.results import experiments
 from wtmlib.data import SyntheticConfig
 from wtmlib.config import Execution, ModelConfig, TrainConfig, set_default_execution
 set_default_execution(Execution(threads=1, progress=False))
 data = SyntheticConfig(n_dim=60, l_pat=3, n_pat=6, n_train=600, n_test=120)
 train = TrainConfig.section3(epochs=30, batch_size=32)
-grid = sweeps.noise_grid(data, ModelConfig(n_hidden=40), train, [0.1, 0.3, 0.6, 1.0],
-                         [0.2, 0.5], [0, 1])
+grid = experiments.noise_grid(data, ModelConfig(n_hidden=40), train, [0.1, 0.3, 0.6, 1.0],
+                              [0.2, 0.5], [0, 1])
 import numpy as np
 np.save(sys.argv[1], grid.acc)
 """
@@ -67,7 +67,7 @@ def test_killed_sweep_resumes_with_identical_results(tmp_path):
 
 
 LONG_RUN = """
-from wtmlib import runs
+from wtmlib.results import runs
 from wtmlib.data import SyntheticConfig
 from wtmlib.config import Execution, ModelConfig, TrainConfig
 data = SyntheticConfig(n_dim=200, l_pat=10, n_pat=10, n_train=3000, n_test=600)

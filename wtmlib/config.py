@@ -22,8 +22,11 @@ import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
+
 
 
 # the checks every configuration runs in __post_init__: bad input fails at construction,
@@ -218,6 +221,8 @@ class Execution:
 
     def torch_device(self) -> torch.device:
         """``"auto"`` is CUDA when available, else the CPU; anything else as given."""
+        import torch  # noqa: PLC0415  (checking a configuration needs no torch)
+
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         dev = torch.device(self.device)
@@ -239,6 +244,8 @@ def set_default_execution(execution: Execution) -> Execution:
     parameters) and apply its thread count; returns it."""
     check_type("execution", execution, Execution, "an Execution")
     if execution.threads:
+        import torch  # noqa: PLC0415
+
         torch.set_num_threads(execution.threads)
     _default[0] = execution
     return execution

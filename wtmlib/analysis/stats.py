@@ -69,3 +69,19 @@ def frac_positive(x) -> float:
     x = np.asarray(x, dtype=float)
     ok = np.isfinite(x)
     return float((x[ok] > 0).mean()) if ok.any() else float("nan")
+
+
+# two-sided 95 % quantiles of Student's t with 1..30 degrees of freedom (then 1.96)
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t_interval(sd: float, n: int) -> float:
+    """Half-width of the 95 % t-interval of a mean of ``n`` values with standard deviation
+    ``sd`` (``ddof=1``): ``t(0.975, n - 1) * sd / sqrt(n)``; NaN for fewer than 2 values or
+    a non-finite ``sd``."""
+    if n is None or n < 2 or sd is None or not np.isfinite(sd):
+        return float("nan")
+    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
+    return float(t * sd / np.sqrt(n))

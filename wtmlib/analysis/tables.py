@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from wtmlib.analysis.stats import t_interval
 from wtmlib.config import check_choice
 from wtmlib.analysis.measures import loss_share_crossing, spread_ratios, wtm_summary
 from wtmlib.analysis.nulls import init_nulls, onset_rows
@@ -129,3 +130,27 @@ def clustering_correlations(table: pd.DataFrame) -> dict:
             "rho_c3": spearman(table.c3, table.test_acc), "best_sigma_train": float(best),
             "rho_c1_low": spearman(low.c1, low.test_acc),
             "rho_c1_high": spearman(high.c1, high.test_acc)}
+
+
+def moderate_margins(acc, sigmas_train, sigmas_test, moderate: tuple) -> pd.DataFrame:
+    """Section 3.1's comparison as paired margins: for every sigma_test, the best
+    sigma_train inside ``moderate`` and the best outside it (by the mean over seeds of
+    ``acc [seeds, sigma_train, sigma_test]``), the margin between the two seed by seed,
+    its mean and 95 % t-interval, and ``wins``: the interval lies above 0."""
+    acc, sigmas_train = np.asarray(acc, dtype=float), np.asarray(sigmas_train, dtype=float)
+    inside = (sigmas_train >= moderate[0]) & (sigmas_train <= moderate[1])
+    if not inside.any() or inside.all():
+        raise ValueError(f"sigmas_train={list(sigmas_train)}: needs levels inside and outside "
+                         f"the moderate range {moderate}")
+    rows = []
+    for k, s_test in enumerate(sigmas_test):
+        mean = acc[:, :, k].mean(0)
+        j_in = np.flatnonzero(inside)[np.argmax(mean[inside])]
+        j_out = np.flatnonzero(~inside)[np.argmax(mean[~inside])]
+        margin = acc[:, j_in, k] - acc[:, j_out, k]
+        sd = float(margin.std(ddof=1)) if len(margin) > 1 else float("nan")
+        half = t_interval(sd, len(margin))
+        rows.append(dict(sigma_test=s_test, moderate=sigmas_train[j_in], other=sigmas_train[j_out],
+                         margin=float(margin.mean()), interval=half,
+                         wins=bool(margin.mean() - half > 0)))
+    return pd.DataFrame(rows).set_index("sigma_test")

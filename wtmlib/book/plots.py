@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 
+from wtmlib.analysis.signs import mean_sign as mean_sign_of, top_neurons
+
 CLASS_COLORS = ("#1f77b4", "#ff7f0e")
 WIDTH = 10.0  # inches, full page width
 
@@ -236,6 +238,18 @@ def wtm_figure(means, final_pre, mean_sign, p, y, classes, neurons, w2=None) -> 
     return fig
 
 
+def wtm_figure_of(result, data, classes, n_neurons: int) -> plt.Figure:
+    """Figure 3 (data set S) or Figure 6 (Aggregated MNIST) of one stored run: the
+    ``n_neurons`` hidden neurons with the largest |W2| (``wtm_figure``'s layout);
+    ``data``: the run's data set, ``classes``: each pattern's class."""
+    neurons = top_neurons(result["out.weight"], n_neurons)
+    columns = [int(np.flatnonzero(result["final_neurons"] == n)[0]) for n in neurons]
+    return wtm_figure(result["pattern_means_train"], result["final_pre"][:, columns],
+                      mean_sign_of(result), data.p_train.numpy(), data.y_train.numpy(),
+                      classes, neurons, result["out.weight"])
+
+
+
 def loss_shares(histories: list, crossing=None) -> plt.Figure:
     """Figure 5 (right): share of the total training loss carried by the difficult
     (d > 0) and the regular samples over training, one pair of lines per seed."""
@@ -293,5 +307,24 @@ def scatter_groups(table, x: str, y: str, by: str) -> plt.Figure:
         ax.scatter(t[x], t[y], color=color, label=f"{by}={g:g}", s=25)
     ax.set(xlabel=x, ylabel=y)
     ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def date_pairs(pairs: dict) -> plt.Figure:
+    """Figure 5's two dates per run: the onset of the within-class spread growth (x)
+    against the loss-share crossing (y), one colour per reading (``{reading: (onsets,
+    crossings)}``, runs where both happen); on the diagonal they coincide, above it the
+    crossing comes later."""
+    fig, ax = plt.subplots(figsize=(WIDTH / 1.6, 4.0))
+    palette = sns.color_palette("tab20", max(len(pairs), 1))
+    top = 1.0
+    for color, (name, (onset, crossing)) in zip(palette, pairs.items()):
+        ax.scatter(onset, crossing, color=color, label=name, s=28)
+        top = max([top, *onset, *crossing])
+    ax.plot([0, top], [0, top], color="0.6", lw=1, ls="--")
+    ax.set(xlabel="onset of the within-class spread growth (epoch)",
+           ylabel="loss-share crossing (epoch)", xscale="symlog", yscale="symlog")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig

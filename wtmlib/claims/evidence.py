@@ -15,15 +15,18 @@ import pandas as pd
 import torch
 
 from wtmlib.claims import store
-from wtmlib.analysis.tables import null_table, wtm_table
+from wtmlib.claims.registry import MODERATE_NOISE
+from wtmlib.results.experiments import best_sigma_train
+from wtmlib.analysis.tables import moderate_margins, null_table, wtm_table
 from wtmlib.data import pattern_class
-from wtmlib.analysis.measures import (
-    favoured_pattern, loss_share_crossing, spread_onset, within_class_spread
-)
+from wtmlib.analysis.measures import (favoured_pattern, loss_share_crossing, spread_onset,
+                                     spread_ratios, within_class_spread)
 from wtmlib.model import build_model
 from wtmlib.training.fast.record import gated_sign as step_gated_sign
 from wtmlib.analysis.signs import mean_dz_sign, sign_class_correlation
 from wtmlib.analysis.signs import active_class_of
+from wtmlib.analysis.nulls import onset_rows
+from wtmlib.analysis.stats import spearman, t_interval
 
 
 class Evidence(NamedTuple):
@@ -31,6 +34,7 @@ class Evidence(NamedTuple):
     null: object = None  # a number, one per seed, or None
     null_note: str = ""
     note: str = ""
+    n: int | None = None  # what the value counts when it is one number over n runs (seeds)
 
 
 INIT = "the same runs at initialization (epoch 0)"
@@ -62,7 +66,19 @@ def section4(results: list, early_epoch: int, table=None) -> dict:
         "F3-sign-class": Evidence(t["sign_class_abs_corr_median"],
                                   n["sign_class_abs_corr_median"],
                                   "1 for any network, trained or not", note),
+        "F3-losers-fall": losers_fall(results, early_epoch),
     }
+
+
+def losers_fall(results: list, early_epoch: int) -> Evidence:
+    """F3-losers-fall: per run, the share of the losers (active-class patterns below their
+    neuron's median at ``early_epoch``) whose mean falls by the end, against the share of
+    all active-class patterns that fall (``nulls.falling_shares``)."""
+    shares = [onset_rows(r.arrays, [early_epoch])[0] for r in results]
+    return Evidence([s["losers_falling_share"] for s in shares],
+                    [s["falling_share"] for s in shares],
+                    "the share of all the active class's patterns that fall",
+                    f"from epoch {early_epoch} to the end; all neurons")
 
 
 def gated_sign_at(x, y, w1, w2, relu: bool = True) -> np.ndarray:
@@ -117,7 +133,7 @@ def causal(base, same_init: list, new_init: list, n_pat: int) -> dict:
 
 
 def difficulty(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
-    """F5-crossing and F5-same-time (Section 4.2.2), and the per-seed timing table:
+    """F5-crossing-occurs and F5-crossing-epoch (Section 4.2.2), and the per-seed timing table:
     crossing of the loss shares, onset of the within-class spread growth (both infinite
     when they never happen), half-rise."""
     rows = {}
@@ -138,31 +154,64 @@ def difficulty(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
                                   for r in rows.values()], dtype=float)
     cross, onset = never("crossing"), never("onset")
     timing["crossing"], timing["onset"] = cross, onset  # inf: never
-    with np.errstate(invalid="ignore"):  # never crossed and no onset: inf - inf is nan
-        gap = np.abs(cross - onset)
     listed = lambda a: ", ".join("never" if np.isinf(v) else f"{v:.0f}" for v in a)  # noqa: E731
-    return {"F5-crossing": Evidence(cross, note="crossing per seed: " + listed(cross)),
-            "F5-same-time": Evidence(gap, note=f"onset factor {onset_factor}; onset per "
-                                     "seed: " + listed(onset))}, timing
+    crossed = cross[np.isfinite(cross)]
+    peaks = ", ".join(f"{v:.3f}" for v in timing.max_share_difficult.astype(float))
+    found = {"F5-crossing-occurs": Evidence(
+        [len(crossed) / len(cross)], 0.0, "0: never", n=len(cross),
+        note=f"crossing per seed: {listed(cross)}; largest difficult share per seed: {peaks}")}
+    if len(crossed):
+        found["F5-crossing-epoch"] = Evidence(
+            [float(np.median(crossed))], n=len(crossed),
+            note=f"median of {listed(crossed)} (range {crossed.min():.0f}-{crossed.max():.0f}); "
+            "half-rise per seed: " + ", ".join(f"{v:.0f}" for v in timing.half_rise))
+    return found, timing
 
 
-def learning_order(results: list, rise_window: int) -> tuple[dict, pd.DataFrame]:
+def same_time(timings: list) -> dict:
+    """F5-same-time and F5-order over the (crossing, onset) pairs of ``timings`` (the
+    per-seed tables of ``difficulty``, one per reading of the sweep) where both happen."""
+    both = pd.concat(timings)
+    both = both[np.isfinite(both.crossing.astype(float)) & np.isfinite(both.onset.astype(float))]
+    cross, onset = both.crossing.astype(float).values, both.onset.astype(float).values
+    n = len(both)
+    gap = ", ".join(f"{c - o:+.0f}" for c, o in zip(cross, onset))
+    note = (f"{n} (reading, seed) pairs where both happen; crossing minus onset: {gap}"
+            if n else "no (reading, seed) pair where both happen")
+    return {"F5-same-time": Evidence([spearman(cross, onset) if n > 2 else float("nan")],
+                                     0.0, "0: the dates unrelated", n=n, note=note),
+            "F5-order": Evidence([float(np.mean(cross <= onset)) if n else float("nan")],
+                                 0.5, "0.5: either order", n=n, note=note)}
+
+
+def learning_order(results: list, rise_window: int,
+                   control: list | None = None) -> tuple[dict, pd.DataFrame]:
     """S5-easy-first and S5-difficult-loss-rises (Section 5.1) over the first
-    ``rise_window`` epochs, and the per-seed table."""
-    w = rise_window
-    order = pd.DataFrame({r.config["train"]["seed"]: dict(
-        regular_minus_difficult_acc=float(np.mean(r.history["acc_regular"][1:w + 1]
-                                                  - r.history["acc_difficult"][1:w + 1])),
-        difficult_loss_rise=float(r.history["loss_difficult"][:w + 1].max()
-                                  - r.history["loss_difficult"][0]),
-        final_acc_regular=float(r.history["acc_regular"][-1]),
-        final_acc_difficult=float(r.history["acc_difficult"][-1])) for r in results}).T
-    order = order.rename_axis("seed")
+    ``rise_window`` epochs, against the same measures on the ``control`` runs (the
+    linear model trained the same way), and the per-seed table."""
+    def table(runs):
+        w = rise_window
+        return pd.DataFrame({r.config["train"]["seed"]: dict(
+            regular_minus_difficult_acc=float(np.mean(r.history["acc_regular"][1:w + 1]
+                                                      - r.history["acc_difficult"][1:w + 1])),
+            difficult_loss_rise=float(r.history["loss_difficult"][:w + 1].max()
+                                      - r.history["loss_difficult"][0]),
+            final_acc_regular=float(r.history["acc_regular"][-1]),
+            final_acc_difficult=float(r.history["acc_difficult"][-1])) for r in runs}
+        ).T.rename_axis("seed")
+
+    order = table(results)
+    base = table(control) if control else None
+    null = lambda key: None if base is None else list(base[key].astype(float))  # noqa: E731
+    null_note = (f"the linear model (no ReLU), same data and training, {len(control)} seeds"
+                 if control else "")
     return {"S5-easy-first": Evidence(order.regular_minus_difficult_acc.astype(float),
-                                      note=f"first {w} epochs"),
+                                      null("regular_minus_difficult_acc"), null_note,
+                                      note=f"first {rise_window} epochs"),
             "S5-difficult-loss-rises": Evidence(order.difficult_loss_rise.astype(float),
-                                                note=f"largest rise over the first {w} "
-                                                "epochs")}, order
+                                                null("difficult_loss_rise"), null_note,
+                                                note=f"largest rise over the first "
+                                                f"{rise_window} epochs")}, order
 
 
 def remaining(measure_ablation, measure_full, what: str,
@@ -178,8 +227,75 @@ def remaining(measure_ablation, measure_full, what: str,
                     "model it is compared with (means over seeds)")
 
 
+def noise(grid) -> tuple[dict, pd.DataFrame]:
+    """F1-best-sigma (Section 3.1) and the Figure 2 accuracies (Section 3.2) from Figure 1's
+    grid (``experiments.noise_grid``), and the per-sigma_test table of the best
+    sigma_train (``experiments.best_sigma_train``). F2 is measured where the grid has
+    the paper's cells (sigma_train 0.4 and 1.2 at sigma_test 0.4)."""
+    best = pd.DataFrame(best_sigma_train(grid)).set_index("sigma_test")
+    low, high = MODERATE_NOISE
+    moderate = best.best_sigma_train.between(low, high)
+    margins = moderate_margins(grid.acc, grid.sigmas_train, grid.sigmas_test, MODERATE_NOISE)
+    found = {"F1-best-sigma": Evidence(
+        [float(margins.wins.mean())], n=len(grid.seeds), note="paired margin of the best "
+        "moderate sigma_train over the best other, per sigma_test (points, 95% CI): " + ", ".join(
+            f"{s:g}: {100 * r.margin:+.2f} ± {100 * r.interval:.2f}" for s, r in margins.iterrows()))}
+    for cid, s in (("F2-acc-generalizing", 0.4), ("F2-acc-memorizing", 1.2)):
+        if s in grid.sigmas_train and 0.4 in grid.sigmas_test:
+            cell = 100 * grid.acc[:, grid.sigmas_train.index(s), grid.sigmas_test.index(0.4)]
+            found[cid] = Evidence(list(cell), note="sigma_test=0.4, SGD until fit")
+    return found, best.assign(moderate=moderate, paired_margin=margins.margin,
+                              margin_ci=margins.interval, moderate_wins=margins.wins)
+
+
+def figure2_difference(generalizing: list, memorizing: list, classes) -> dict:
+    """F2-different: the active-class spread growth (``measures.spread_ratios`` on the
+    test samples' pattern means) of the sigma_train 0.4 runs minus the 1.2 runs', paired
+    by seed; recorded as the lower end of the 95 % t-interval of the mean difference."""
+    grow = lambda r: spread_ratios(r["pattern_means_probe"], active_class_of(r),  # noqa: E731
+                                   classes)["median ratio, active class"]
+    diff = np.array([grow(a) - grow(b) for a, b in zip(generalizing, memorizing)])
+    sd = float(diff.std(ddof=1)) if len(diff) > 1 else float("nan")
+    half = t_interval(sd, len(diff))
+    return {"F2-different": Evidence(
+        [float(diff.mean() - half)], 0.0, "0: the same growth at both noise levels",
+        n=len(diff), note=f"paired difference {diff.mean():.2f} ± {half:.2f} (95% CI); per "
+        "seed " + ", ".join(f"{d:.2f}" for d in diff))}
+
+
+def mnist(results: list, note: str, early_epoch: int) -> dict:
+    """MNIST-acc (Appendix A.1): test accuracy per seed, in %; and Figure 6's mechanism,
+    F3-winner-take-most's and F3-one-class's measures on the same runs (digits as
+    patterns)."""
+    on_s = section4(results, early_epoch)
+    return {"MNIST-acc": Evidence([100 * r.metrics["test_acc"] for r in results], note=note),
+            "A1-winner-take-most": on_s["F3-winner-take-most"],
+            "A1-one-class": on_s["F3-one-class"]}
+
+
+def clustering(correlations: dict, levels, split: str) -> dict:
+    """S5-clustering-below/above-optimum (Section 5.3): the Spearman correlation of c1
+    with test accuracy on each side of the best training noise (``tables.
+    clustering_correlations``), counted in noise levels (``levels``: the grid's)."""
+    best, whole = correlations["best_sigma_train"], correlations["rho_c1"]
+    levels = np.unique(levels)
+    found = {}
+    for side, key, on_side, rel in (("below", "rho_c1_low", levels <= best, "<="),
+                                    ("above", "rho_c1_high", levels >= best, ">=")):
+        n = int(on_side.sum())
+        found[f"S5-clustering-{side}-optimum"] = Evidence(
+            [correlations[key]], 0.0, "0: no relation", n=n,
+            note=f"Spearman over the models of the {n} noise levels {rel} {best:g}; c1 on "
+            f"the {split} split; whole grid {whole:.2f}, c3 {correlations['rho_c3']:.2f}")
+    return found
+
+
 def record(evidence: dict, profile: str | None = None) -> dict:
-    """``store.record_seeds`` every claim of ``evidence``; their verdicts by id."""
+    """Store every claim of ``evidence`` (``store.record_seeds``, or ``store.record`` for
+    one value over ``n`` runs); their verdicts by id."""
     return {cid: store.record_seeds(cid, ev.values, ev.note, ev.null, ev.null_note, profile)
+            if ev.n is None else store.record(cid, float(np.mean(ev.values)), n=ev.n,
+                                              note=ev.note, null=ev.null,
+                                              null_note=ev.null_note, profile=profile)
             for cid, ev in evidence.items()}
 

@@ -7,22 +7,16 @@ from __future__ import annotations
 import html
 import math
 
-from wtmlib.claims.store import (
-    claims_dir, table
-)
+from wtmlib.claims.registry import (BY_CONSTRUCTION, CALIBRATED, CLAIMS, MISSING, NOT, OWN,
+                                    PAPER, PARTLY, REPRODUCED, UNTESTABLE)
+from wtmlib.claims.reading_rule import CONTROL_LINEAR, LITERAL, reading_slug
+from wtmlib.claims.store import claims_dir, counts, table
 from wtmlib.results.provenance import current_profile, is_preview
-from wtmlib.claims.registry import BY_CONSTRUCTION
-from wtmlib.claims.registry import CLAIMS
-from wtmlib.claims.registry import MISSING
-from wtmlib.claims.registry import NOT
-from wtmlib.claims.registry import PARTLY
-from wtmlib.claims.registry import REPRODUCED
-from wtmlib.claims.registry import UNTESTABLE
 
 
 def format_value(row: dict) -> str:
     """Mean ± sd, unit and n. An infinite mean over several seeds means that at least one
-    seed never got there (``claims.record_seeds``), not that none did: it reads so."""
+    seed never got there (``store.record_seeds``), not that none did: it reads so."""
     if row["value"] is None:
         return "-"
     v = row["value"]
@@ -41,8 +35,15 @@ def format_null(row: dict) -> str:
     return f"{row['null']:.3g} {row['unit']}".strip()
 
 
+def format_interval(row: dict) -> str:
+    """`` (95 % CI +- h)`` of a mean over several seeds, "" where there is none."""
+    h = row.get("interval")
+    return f" (95% CI ±{h:.3g})" if h is not None and math.isfinite(h) and h > 0 else ""
+
+
 COLOURS = {REPRODUCED: "#d4edda", PARTLY: "#fff3cd", NOT: "#f8d7da", MISSING: "#e2e3e5",
-           UNTESTABLE: "#e2e3e5", BY_CONSTRUCTION: "#d6e4f0"}
+           UNTESTABLE: "#e2e3e5", BY_CONSTRUCTION: "#d6e4f0", CALIBRATED: "#e8dff5",
+           OWN: "#dff0f5"}
 PREVIEW_COLOUR = "#e9ecef"  # one neutral colour for every verdict of a preview
 
 
@@ -53,6 +54,15 @@ def _verdict_html(verdict: str, preview: bool) -> str:
     text = f"preview: {verdict}" if preview and verdict != MISSING else verdict
     return (f'<span class="wtm-verdict" style="background:{colour};padding:2px 4px;'
             f'white-space:nowrap">{text}</span>')
+
+
+def _category_html(row: dict) -> str:
+    """A calibrated number or an own finding, named under its verdict (and counted apart)."""
+    if row["category"] == PAPER:
+        return ""
+    return (f'<br><span class="wtm-category" style="background:{COLOURS[row["category"]]};'
+            f'padding:1px 3px" title="{html.escape(row["category_note"])}"><small>'
+            f'{html.escape(row["category"])}</small></span>')
 
 
 def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
@@ -69,7 +79,7 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             *(["paper profile"] if with_paper else [])]
     body = []
     for r in rows:
-        ours = format_value(r) + _note_html(r)
+        ours = format_value(r) + format_interval(r) + _note_html(r)
         if r["profile"] and r["profile"] != profile:
             ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
         said = f"<i>“{html.escape(r['quote'])}”</i>" + (
@@ -79,7 +89,7 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
         cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
                  f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"
                                        + _why_html(r)] if show_tests else []),
-                 ours, null, _verdict_html(r["verdict"], preview) + (
+                 ours, null, _verdict_html(r["verdict"], preview) + _category_html(r) + (
                      f"<br><small>({html.escape(r['depends_on'])} failed)</small>"
                      if r["verdict"] == UNTESTABLE and r["depends_on"] else "")]
         if with_paper:
@@ -175,8 +185,10 @@ def print_table(profile: str | None = None, file=None) -> int:
     for r in rows:
         verdict = f"preview: {r['verdict']}" if preview and r["verdict"] != MISSING \
             else r["verdict"]
+        kind = "" if r["category"] == PAPER else f" [{r['category']}]"
         line = (f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
-                f"{format_value(r):<26} null: {format_null(r):<10} {verdict}")
+                f"{format_value(r) + format_interval(r):<34} null: {format_null(r):<10} "
+                f"{verdict}{kind}")
         if with_paper:
             line += f"   [paper profile: {format_value(paper[r['id']])}, {paper[r['id']]['verdict']}]"
         print(line, file=file)
@@ -186,13 +198,32 @@ def print_table(profile: str | None = None, file=None) -> int:
             print(f"{pad}null: {r['null_note']}", file=file)
         if r["construction"]:
             print(f"{pad}holds by construction: {r['construction']}", file=file)
+        if r["category_note"]:
+            print(f"{pad}{r['category']}: {r['category_note']}", file=file)
         for ch in r["log"]:
             print(f"{pad}rule changed {ch.date}: was '{ch.old}', now '{ch.new}' ({ch.reason})",
                   file=file)
     missing = sum(r["verdict"] == MISSING for r in rows)
-    counts = {}
-    for r in rows:
-        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
-    print(("preview " if preview else "") + "; ".join(f"{k}: {v}" for k, v in counts.items()),
-          file=file)
+    print(("preview " if preview else "") + f"{len(rows)} claims: " + "; ".join(
+        f"{k}: {v}" for k, v in counts(rows).items()), file=file)
     return missing
+
+
+def controls(profile: str) -> dict:
+    """The columns of controls a verdict must not pass in: the linear model (no ReLU,
+    the ablation chapter) and the literal reading (W2's norm fixed: no winner-take-most),
+    ``{name: "<profile>@<column>"}``."""
+    return {"linear model": f"{profile}@{CONTROL_LINEAR}",
+            "literal reading": f"{profile}@{reading_slug(LITERAL)}"}
+
+
+def control_conflicts(profile: str) -> list[str]:
+    """The paper's claims counted as reproduced in ``profile`` that are reproduced in a
+    control column too (``controls``), as ``"claim (control)"``: a verdict a network
+    without the mechanism also earns is no evidence for it."""
+    ours = [r["id"] for r in table(profile) if r["counted"] == REPRODUCED]
+    found = []
+    for name, column in controls(profile).items():
+        there = {r["id"]: r["verdict"] for r in table(column)}
+        found += [f"{cid} ({name})" for cid in ours if there.get(cid) == REPRODUCED]
+    return found

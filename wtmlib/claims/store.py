@@ -13,12 +13,12 @@ import math
 import time
 from pathlib import Path
 
+from wtmlib.analysis.stats import t_interval
 from wtmlib.results.cache import results_root
 from wtmlib.results.provenance import build_provenance, current_profile
 from wtmlib.training.files import atomic_write as _atomic_write
-from wtmlib.claims.registry import (
-    BY_ID, CLAIMS, MISSING, NOT, UNTESTABLE, Claim
-)
+from wtmlib.claims.registry import (BY_ID, CLAIMS, COUNTED, MISSING, NOT, UNTESTABLE, Claim,
+                                    counted_as)
 
 
 
@@ -116,8 +116,16 @@ def table(profile: str | None = None) -> list[dict]:
                          null_note=got.get("null_note", ""), note=got.get("note", ""),
                          profile=got.get("profile", ""),  # verdict under today's rule:
                          verdict=verdict(c.id, got.get("value"), got.get("null"), profile,
-                                         got.get("n"))))
+                                         got.get("n")),
+                         category=c.category, category_note=c.category_note,
+                         interval=t_interval(got.get("sd"), got.get("n"))))
+        rows[-1]["counted"] = counted_as(c, rows[-1]["verdict"])
     return rows
+
+
+def counts(rows: list[dict]) -> dict:
+    """How many claims count in each column of ``registry.COUNTED``, in its order."""
+    return {column: sum(r["counted"] == column for r in rows) for column in COUNTED}
 
 
 def record_seeds(claim_id: str, values, note: str = "", null=None, null_note: str = "",

@@ -43,7 +43,7 @@ from wtmlib.config import Execution, ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.training.fast.passes import Buffers, mlp_logits
 from wtmlib.perf.flops import N, D, H, N_TEST, epoch_flops, stored_summary
-from wtmlib.results.provenance import PROBE_ENV, device_sync, matmul_rate
+from wtmlib.results.probe import PROBE_ENV, device_sync, matmul_rate
 from wtmlib.model import build_model
 from wtmlib.optim import build_optimizer
 from wtmlib.training.loop import train, train_models

@@ -49,6 +49,12 @@ def section4(params: dict, data_class=SyntheticConfig):
     return data_cfg, model_cfg, replace(train_cfg, probe=False, keep_probe_means=False)
 
 
+def linear_control(data_cfg, model_cfg, train_cfg) -> tuple:
+    """``(data, model, train)`` of the control without the mechanism: the same network
+    without ReLU (Section 4.2.1's first ablation), trained the same way."""
+    return data_cfg, replace(model_cfg, activation="linear"), train_cfg
+
+
 def ablations(data_cfg, model_cfg, train_cfg, sigmas) -> dict:
     """Section 4.2.1's setups as ``{name: (data, model, train)}``: the full model, the
     model without ReLU, one hidden neuron with b2 trained at the output layer's rate and
@@ -58,7 +64,7 @@ def ablations(data_cfg, model_cfg, train_cfg, sigmas) -> dict:
     one = replace(model_cfg, n_hidden=1)
     return {
         "full model": (data_cfg, model_cfg, train_cfg),
-        "no ReLU (linear)": (data_cfg, replace(model_cfg, activation="linear"), train_cfg),
+        "no ReLU (linear)": linear_control(data_cfg, model_cfg, train_cfg),
         "one hidden neuron, b2 trained": (data_cfg, one, replace(
             train_cfg, biases="sgd", bias_lr=0.0 if out_rate == train_cfg.lr else out_rate)),
         "one hidden neuron, b2 frozen": (data_cfg, one, replace(train_cfg, biases="frozen",

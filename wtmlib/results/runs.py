@@ -12,7 +12,8 @@ import os
 from wtmlib.results import cache
 from wtmlib.config import Execution, ModelConfig, TrainConfig, default_execution, keyed
 from wtmlib.data import SyntheticConfig, make_synthetic
-from wtmlib.results.provenance import PROBE_ENV, RateProbe, run_provenance
+from wtmlib.results.probe import PROBE_ENV, RateProbe
+from wtmlib.results.provenance import run_provenance
 from wtmlib.mnist import AggregatedMNISTConfig, load_aggregated_mnist
 from wtmlib.training.loop import train
 
@@ -53,7 +54,7 @@ def run(data_cfg=SyntheticConfig(), model_cfg: ModelConfig = ModelConfig(),
     While it trains, the run checkpoints beside its future result
     (``wtmlib.training.checkpoint``); a killed run started again resumes from there. With
     ``$WTM_PROBE_RATE=1`` the metrics also hold the machine's matmul rate before and
-    after the run (``wtmlib.results.provenance.RateProbe``).
+    after the run (``wtmlib.results.probe.RateProbe``).
     """
     execution = execution or default_execution()
     config = run_config(data_cfg, model_cfg, train_cfg)

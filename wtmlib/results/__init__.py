@@ -1,0 +1,3 @@
+"""Results: the cache keyed by configuration and numerics version (``cache``), one run
+(``runs``), the worker pool (``pool``), the runs each chapter needs (``experiments``),
+how and where a result was made (``provenance``)."""

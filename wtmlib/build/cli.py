@@ -15,11 +15,10 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from wtmlib.build import pipeline
-from wtmlib.claims import scorecard
-from wtmlib.perf import bench
 from wtmlib.results import cache
 from wtmlib.config import ConfigError
 from wtmlib.book import params
@@ -74,6 +73,26 @@ def _reading_profile(profile: str, reading: str) -> str:
     return f"{profile}@{reading_slug(reading)}"
 
 
+def _build(args, argv: list) -> int:
+    """``wtm run``/``wtm book``; a stop (SIGINT, SIGTERM, SIGHUP) ends with what was
+    stored, what is left and how to resume, and exit status 128 + the signal."""
+    try:
+        with pipeline.stop_on_signals():
+            if args.command == "run":
+                pipeline.run_chapters(args.profile, _overrides(args.param, args.notebook),
+                                      [args.notebook])
+            else:
+                pipeline.build_book(args.profile, _overrides(args.param, None))
+    except pipeline.Stopped as stop:
+        where = "".join(f"; {note}" for note in stop.notes)
+        print(f"wtm: stopped by {stop}{where}\n"
+              f"wtm: every process of the build is stopped and its lock released; finished "
+              f"runs stay stored. The same command resumes: wtm {shlex.join(argv)}",
+              file=sys.stderr)
+        return 128 + stop.signum
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="wtm", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,11 +132,13 @@ def main(argv=None) -> int:
             for line in params.describe_parameters(args.notebook):
                 print(line)
         elif args.command == "bench":
+            from wtmlib.perf import bench  # noqa: PLC0415 (wtm params needs no torch)
 
             bench.main(args.epochs, args.device, args.threads, args.out, args.sweep_models,
                        args.rounds)
         elif args.command == "claims":
             params.check_profile(args.profile, interactive=True)
+            from wtmlib.claims import scorecard  # noqa: PLC0415
 
             if args.reading is not None:
                 scorecard.print_table(_reading_profile(args.profile, args.reading))
@@ -128,11 +149,8 @@ def main(argv=None) -> int:
                 return 1
         elif args.command == "cache":
             _cache_command(args.root, args.prune, args.dry_run)
-        elif args.command == "run":
-            over = _overrides(args.param, args.notebook)
-            pipeline.run_chapters(args.profile, over, [args.notebook])
-        elif args.command == "book":
-            pipeline.build_book(args.profile, _overrides(args.param, None))
+        elif args.command in ("run", "book"):
+            return _build(args, sys.argv[1:] if argv is None else argv)
     except (params.ParameterError, pipeline.NotebookFailed, ConfigError, RuntimeError) as err:
         print(f"wtm: error: {err}", file=sys.stderr)
         return 1

@@ -10,17 +10,25 @@ Executions are staged: a chapter runs into ``book/.chapters_staging/`` and repla
 named in the error. One build at a time per checkout (``_build/wtm.lock``). While a
 chapter runs, its kernel's progress bars and warnings reach the terminal through a
 side channel (``wtmlib.build.progress``), never the executed notebook.
+
+A stopped build stops (``stop_on_signals``): SIGINT, SIGTERM and SIGHUP raise
+``Stopped`` in the main thread, the workers and the kernel are terminated, the lock is
+released, and the same command resumes. A build killed by SIGKILL stops too: its
+workers and its kernel stop by themselves once their parent is gone.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +60,98 @@ def _environ(values: dict):
 
 PROGRESS_TAG = "wtm-progress"  # the first cell while executing; removed afterwards
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]  # the kernel's own log (TCP warning...) stays out of the terminal
+
+
+class Stopped(KeyboardInterrupt):
+    """The build was stopped by a signal (``stop_on_signals``); ``notes`` say where
+    (runs stored and left, the chapter that was running), outermost last."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum, self.notes = signum, []
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_stopped(signum, frame):
+    for sig in STOP_SIGNALS:  # one stop at a time: a second signal would break the cleanup
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+@contextmanager
+def stop_on_signals():
+    """Within the block, SIGINT, SIGTERM and SIGHUP (what Ctrl+C, ``timeout``, a CI cancel,
+    a job scheduler and a closing terminal send) raise ``Stopped`` in the main thread,
+    so that every ``finally`` runs: the pool's workers and the notebook's kernel are
+    terminated, the staging folders removed, the lock released. Further signals are
+    ignored while it unwinds (SIGKILL still kills)."""
+    saved = {sig: signal.signal(sig, _raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+@functools.cache
+def _kernel_manager():
+    """A kernel manager class for papermill that keeps the build's stop handlers: nbclient
+    replaces the SIGINT/SIGTERM handlers with its own while a notebook runs (and resets
+    them to the defaults afterwards); they are put back once the kernel is started, so a
+    stop raises ``Stopped`` here and ``execute`` kills the kernel's process group."""
+    from jupyter_client.manager import AsyncKernelManager  # noqa: PLC0415
+
+    class KernelManager(AsyncKernelManager):
+        started: list = []  # the kernels of the notebook running now
+
+        async def start_kernel(self, **kw):
+            await super().start_kernel(**kw)
+            KernelManager.started.append(self)
+            _restore_handlers({sig: h for sig, h in _HANDLERS.items() if h is _raise_stopped})
+
+    return KernelManager
+
+
+_HANDLERS: dict = {}  # the stop handlers ``execute`` found before papermill ran
+
+
+def _restore_handlers(handlers: dict) -> None:
+    """Put back the signal handlers of ``handlers`` that were replaced (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig, handler in handlers.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
+
+
+def _kill_kernels(managers: list, grace_s: float = 5.0) -> None:
+    """SIGTERM to each kernel's process group (the kernel and its pool's workers),
+    SIGKILL after ``grace_s``; its connection file removed."""
+    procs = []
+    for km in managers:
+        proc = getattr(km.provisioner, "process", None) if km.provisioner else None
+        if proc is None or proc.poll() is not None:
+            continue
+        procs.append(proc)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the kernel leads its own session
+        except OSError:
+            proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+            proc.wait(1.0)
+    for km in managers:
+        if getattr(km, "connection_file", ""):
+            Path(km.connection_file).unlink(missing_ok=True)
 
 
 class BuildLocked(RuntimeError):
@@ -129,12 +229,19 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
                       ENV: str(channel),
                       "TQDM_DISABLE": "1"}  # a bar not routed to the channel stays silent
         follower = Follower(channel, name, stream)
+        manager = _kernel_manager()
+        _HANDLERS.clear()
+        _HANDLERS.update({sig: signal.getsignal(sig) for sig in STOP_SIGNALS})
         try:
             with _environ(kernel_env), follower:
                 papermill.execute_notebook(
                     str(raw), str(out), parameters=parameters, kernel_name="python3",
                     cwd=str(NOTEBOOKS), progress_bar=False, log_output=False,
-                    extra_arguments=KERNEL_ARGS)
+                    extra_arguments=KERNEL_ARGS, kernel_manager_class=manager)
+        except Stopped as stop:
+            _kill_kernels(manager.started)
+            stop.notes.append(f"chapter {name} was running (its kernel stopped)")
+            raise
         except papermill.PapermillExecutionError as err:
             failed = failed_dir / out.name
             if out.exists():
@@ -143,6 +250,9 @@ def execute(name: str, parameters: dict, out_dir: Path = CHAPTERS, profile: str 
                 os.replace(out, failed)
             first = (str(err.evalue).strip().splitlines() or [""])[0]
             raise NotebookFailed(name, f"{err.ename}: {first}", failed) from None
+        finally:
+            manager.started.clear()
+            _restore_handlers(_HANDLERS)  # nbclient resets SIGINT and SIGTERM to the defaults
         finish_notebook(out)
     return Executed(out, follower.trained)
 

@@ -4,7 +4,7 @@ run``). Chapter by chapter, a pool idles at each chapter's last runs and a one-r
 chapter leaves a core unused; one pool for the whole build does not. The notebooks
 then load every run from the cache.
 
-The jobs come from the functions the notebooks call themselves (``chapter.*_jobs``,
+The jobs come from the functions the notebooks call themselves (``experiments.*_jobs``,
 ``readings.sweep_jobs``): a run the plan does not list is still trained by its
 notebook, only later. The runs under the reading the sweep chooses are listed as soon
 as the sweep is stored, while the workers train the rest. Chapters that stack runs
@@ -25,6 +25,7 @@ from wtmlib.config import Execution
 from wtmlib.mnist import AggregatedMNISTConfig
 from wtmlib.book.params import resolve
 from wtmlib.results.runs import key_of, run
+from wtmlib.build.pipeline import Stopped
 from wtmlib.build.progress import duration
 from wtmlib.results.pool import local_pool, seed_jobs, store_run
 
@@ -142,16 +143,20 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
     workers = max((plan.P(n).get("workers", 0) for n in params), default=0)
     status = _Status(log, every_s, workers)
     status.add(first, later)
-    with local_pool(workers) as pool:
-        if pool is None:
-            for job in first:
-                status.done(job, _train_here(job, plan, root))
-            second = missing(plan.under_reading(), plan, root, seen) if later else []
-            status.add(second)
-            for job in second:
-                status.done(job, _train_here(job, plan, root))
-        else:
-            _train_in(pool, workers, plan, first, later, seen, status, root)
+    try:
+        with local_pool(workers) as pool:  # a stop terminates its workers (WorkerPool)
+            if pool is None:
+                for job in first:
+                    status.done(job, _train_here(job, plan, root))
+                second = missing(plan.under_reading(), plan, root, seen) if later else []
+                status.add(second)
+                for job in second:
+                    status.done(job, _train_here(job, plan, root))
+            else:
+                _train_in(pool, workers, plan, first, later, seen, status, root)
+    except Stopped as stop:
+        stop.notes.append(status.stopped(root))
+        raise
     status.finish()
     return status.n_done
 
@@ -212,12 +217,16 @@ class _Status:
     def __init__(self, log, every_s: float, workers: int):
         self.log, self.every_s, self.workers = log, every_s, max(workers, 1)
         self.n_total = self.n_done = 0
+        self.later = False  # the runs under the chosen reading are not listed yet
+        self.jobs: list[Job] = []  # every run listed
         self.left: dict[tuple, float] = {}  # kind: cost not yet trained
         self.spent: dict[tuple, list] = {}  # kind: [training seconds, cost] trained
         self.start, self.last = time.monotonic(), -1e9
 
     def add(self, jobs: list[Job], later: bool = False) -> None:
         self.n_total += len(jobs)
+        self.later = later
+        self.jobs += jobs
         for job in jobs:
             self.left[kind(job)] = self.left.get(kind(job), 0.0) + cost(job)
         if jobs or later:
@@ -252,6 +261,17 @@ class _Status:
             self.last = now
             self.log(f"[wtm]   training: run {self.n_done}/{self.n_total} ({job.chapter}), "
                      f"{duration(now - self.start)} so far, ETA {duration(self.eta())}")
+
+    def stopped(self, root=None) -> str:
+        """What a stop leaves: the listed runs stored (counted in the results folder: a
+        worker may have stored one the pool had not reported yet) and left; a run in
+        progress keeps its last checkpoint."""
+        stored = sum(cache.paths(j.experiment, key_of(*j.configs), root)[1].exists()
+                     for j in self.jobs)
+        more = " and the runs under the chosen reading" if self.later else ""
+        return (f"training stopped: {stored} of {len(self.jobs)} run(s) stored, "
+                f"{len(self.jobs) - stored}{more} left (a run in progress resumes from "
+                f"its last checkpoint)")
 
     def finish(self) -> None:
         if self.n_done:

@@ -10,14 +10,23 @@ numbers alone (``prefetch``): one by one in this process (the default),
 bit-identical on the CPU, worth it on a GPU), on ``Execution.workers`` local processes,
 or handed to an ``executor`` - any object with ``submit(fn, *args)`` returning futures,
 such as a ``dask.distributed.Client`` - whose workers write into the same results folder.
+
+A local pool's workers never outlive the process that started them (``WorkerPool``): a
+stop (an exception, Ctrl+C, SIGTERM) terminates them, and each worker stops by itself
+within a second once its parent is gone, even killed by SIGKILL. A worker stopped in a
+run unwinds it first: its temporary files are removed, its last checkpoint stays.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import gc
 import multiprocessing
 import os
+import signal
+import threading
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -51,21 +60,112 @@ def seed_jobs(data_cfg, model_cfg, train_cfg, seeds) -> list:
 def store_run(data_cfg, model_cfg, train_cfg, experiment, root, execution) -> tuple[str, float]:
     """Worker side of ``prefetch`` and of the build's plan (``wtmlib.build.plan``): train and
     store one run; return only its key and training seconds (the arrays stay in the
-    results folder instead of travelling back)."""
-    res = run(data_cfg, model_cfg, train_cfg, experiment, root=root, execution=execution)
+    results folder instead of travelling back). In a ``WorkerPool`` worker, a stop
+    unwinds the run (temporary files removed, the last checkpoint kept), then exits."""
+    global _in_run
+    try:
+        _in_run = True
+        res = run(data_cfg, model_cfg, train_cfg, experiment, root=root, execution=execution)
+    except _Stop as stop:
+        os._exit(128 + stop.signum)
+    finally:
+        _in_run = False
     return res.key, res.metrics.get("wall_s", 0.0)
+
+
+_in_run = False  # in a WorkerPool worker: a run is in progress (a stop unwinds it)
+WATCH_S = 0.2  # how often a worker checks that its parent is alive
+GRACE_S = 5.0  # how long a stopping worker or pool waits before it kills
+
+
+class _Stop(BaseException):
+    """Raised in a worker's run by a stop signal, so that it unwinds (``store_run``)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_stop(signum, frame) -> None:
+    """A worker's SIGTERM/SIGHUP handler: unwind the run in progress, or exit at once."""
+    if _in_run:
+        raise _Stop(signum)
+    os._exit(128 + signum)
+
+
+def _watch_parent(parent: int) -> None:
+    """A worker's watchdog thread: once the process that started it is gone (its parent
+    pid changes: killed by SIGKILL, say), stop like on SIGTERM; exit if that is not
+    done within ``GRACE_S`` (the main thread stuck in native code)."""
+    while os.getppid() == parent:
+        time.sleep(WATCH_S)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE_S)
+    os._exit(128 + signal.SIGTERM)
+
+
+def _worker_init(parent: int) -> None:
+    """Initializer of a ``WorkerPool`` worker: stop signals unwind the run in progress,
+    Ctrl+C is left to the parent (which stops the pool), and a watchdog stops the
+    worker when its parent is gone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing one, which a stopped worker would leave
+    # to the resource tracker ("leaked semaphore"); a worker's bars need a thread lock
+    tqdm.set_lock(threading.RLock())
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_stop)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="wtm-parent-watch").start()
+
+
+class WorkerPool(concurrent.futures.ProcessPoolExecutor):
+    """``workers`` spawned processes (not forked: a forked torch can hang in its thread
+    pool) that never outlive this process. Leaving the ``with`` block by an exception
+    (a failed run, Ctrl+C, a stop signal turned into an exception) calls ``stop``: the
+    workers are terminated, not waited for."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers, mp_context=multiprocessing.get_context("spawn"),
+                         initializer=_worker_init, initargs=(os.getpid(),))
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.stop()
+            return False
+        return super().__exit__(exc_type, exc, tb)
+
+    def stop(self, grace_s: float = GRACE_S) -> None:
+        """Cancel what has not started, send SIGTERM to every worker (a run in progress
+        unwinds: temporary files removed, last checkpoint kept), SIGKILL to those alive
+        after ``grace_s``."""
+        procs = list((self._processes or {}).values())
+        manager = self._executor_manager_thread
+        self.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            with contextlib.suppress(Exception):
+                p.terminate()
+        deadline = time.monotonic() + grace_s
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join(1.0)
+        if manager is not None and manager is not threading.current_thread():
+            manager.join(grace_s)  # it sees the workers gone, closes the queues and ends
+        del manager, procs
+        gc.collect()  # frees the queues (held in cycles): no "leaked semaphore" warning
 
 
 def local_pool(workers: int):
     """A context giving ``workers`` local worker processes as an executor for ``prefetch``
-    (spawned, not forked: a forked torch can hang in its thread pool), or ``None`` (this
-    process) when ``workers`` is 0 or 1. Notebooks need nothing more; a script must
-    keep its top-level code under ``if __name__ == "__main__":``, as for any spawned pool."""
+    (a ``WorkerPool``), or ``None`` (this process) when ``workers`` is 0 or 1. Notebooks
+    need nothing more; a script must keep its top-level code under
+    ``if __name__ == "__main__":``, as for any spawned pool."""
     check_int("workers", workers, 0)
     if workers <= 1:
         return contextlib.nullcontext(None)
-    return concurrent.futures.ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"))
+    return WorkerPool(workers)
 
 
 def _chunks(todo: list, batch_models: int) -> list:
@@ -129,9 +229,14 @@ def prefetch(jobs: list, experiment: str, execution: Execution | None = None,
         if pool is not None:
             futures = [pool.submit(store_run, *job, experiment, str(root), execution)
                        for job, _ in todo]
-            for future in futures:
-                future.result()  # re-raises a worker's error here
-                bar.update()
+            try:
+                for future in futures:
+                    future.result()  # re-raises a worker's error here
+                    bar.update()
+            except BaseException:  # stopped or failed: what has not started never will
+                for future in futures:
+                    future.cancel()
+                raise
         else:
             for chunk in _chunks(todo, execution.batch_models):
                 if len(chunk) > 1 and _train_together(chunk, experiment, root, bar, execution):

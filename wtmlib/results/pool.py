@@ -27,17 +27,14 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import numpy as np
 from tqdm.auto import tqdm
 
 from wtmlib.results import cache
 from wtmlib.config import ConfigError, check_int
 from wtmlib.config import Execution, ModelConfig, TrainConfig, default_execution
-from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.results.provenance import run_provenance
-from wtmlib.model import accuracy, model_from_arrays
 from wtmlib.results.runs import key_of, load_data, run, run_config
 from wtmlib.training.loop import check_stack, train_models
 

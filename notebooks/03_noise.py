@@ -117,7 +117,7 @@ report.glue("n_models", int(grid.hit_max.size))
 
 # %% tags=["hide-input"]
 found, best = evidence.noise(grid)
-verdicts = evidence.record(found)
+verdicts = evidence.save(found)
 display((best.assign(best_acc=100 * best.best_acc, margin=100 * best.margin,
                      seed_sd=100 * best.seed_sd, paired_margin=100 * best.paired_margin,
                      margin_ci=100 * best.margin_ci)).round(2))
@@ -220,7 +220,7 @@ if {0.4, 1.2} <= set(sigmas_train):  # Figure 2's two models, every seed of the 
     by_sigma = {s: [run(replace(d, sigma_train=s), model_cfg, t, "noise") for d, t in
                     (pool.seeded(data_cfg, train_cfg, seed) for seed in seeds)] for s in (0.4, 1.2)}
     difference = evidence.figure2_difference(by_sigma[0.4], by_sigma[1.2], classes)
-    report.glue("verdict_F2-different", evidence.record(difference)["F2-different"])
+    report.glue("verdict_F2-different", evidence.save(difference)["F2-different"])
     report.glue("f2_difference", difference["F2-different"].note)
 else:
     report.glue("verdict_F2-different", "not measured (sigma_train 0.4 or 1.2 not in the grid)")

@@ -81,7 +81,7 @@ data_cfg, model_cfg, train_cfg = section.configs
 reading_name, reading_cfgs, classes = section.reading, section.reading_configs, section.classes
 seeds = list(range(n_seeds))
 report.glue("reading_name", reading_name)
-store.record_reading(reading_name, "chosen by the registered rule" if reading == "chosen"
+store.save_reading(reading_name, "chosen by the registered rule" if reading == "chosen"
                       else "set by the reading parameter")
 # every run of this chapter in one go, so the workers share it
 _ = pool.prefetch(experiments.wtm_jobs(data_cfg, model_cfg, train_cfg, section.params), "section4")
@@ -151,8 +151,8 @@ report.glue("favoured_distinct", f"{means['favoured_distinct']:.0f}")
 at_init = tables.null_table(results).astype(float)  # the same measures at initialization
 for key in ("intraclass_exceeds_share", "intraclass_exceeds_strict_share", "favoured_entropy"):
     report.glue(f"{key}_init", float(at_init[key].mean()), ".2f")
-found = evidence.section4(results, early_epoch)
-verdicts = evidence.record(found)
+found = evidence.mechanism(results, early_epoch)
+verdicts = evidence.save(found)
 for claim, verdict in verdicts.items():
     report.glue(f"verdict_{claim}", verdict)
 report.glue("losers_falling", float(np.mean(found["F3-losers-fall"].values)), ".2f")
@@ -261,7 +261,7 @@ report.glue("dz_last", dz_seeds - 1)
 report.glue("gated_value", float(np.mean(ev.values)), ".2f")
 report.glue("gated_null", float(np.mean(ev.null)), ".2f")
 report.glue("gated_values", ", ".join(f"{v:.2f}" for v in ev.values))
-report.glue("verdict_F3-sign-class-gated", evidence.record(gated)["F3-sign-class-gated"])
+report.glue("verdict_F3-sign-class-gated", evidence.save(gated)["F3-sign-class-gated"])
 
 # %% [markdown]
 # Median over neurons of |corr(mean sign of dL/dz, class)|: {glue:text}`gated_value`
@@ -285,7 +285,7 @@ ev = causal["F3-init-decides-causal"]
 report.glue("causal_n", causal_redraws)
 report.glue("causal_same", ", ".join(f"{v:.3f}" for v in ev.values))
 report.glue("causal_null", float(ev.null), ".3f")
-causal_verdict = evidence.record(causal)["F3-init-decides-causal"]
+causal_verdict = evidence.save(causal)["F3-init-decides-causal"]
 report.glue("verdict_F3-init-decides-causal", causal_verdict)
 
 # %% [markdown]

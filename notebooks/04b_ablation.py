@@ -69,10 +69,10 @@ display(tables.with_sd(summary, spread))
 # the linear model as a control (a column of the readings page): every claim measured on
 # the Section 4 runs, measured on it the same way; Section 5.1's are judged against it
 linear = runs["no ReLU (linear)"]
-as_control = evidence.section4(linear, early_epoch) | evidence.difficulty(
+as_control = evidence.mechanism(linear, early_epoch) | evidence.figure5(
     linear, params.chapter_parameters("difficulty")["onset_factor"])[0] | evidence.learning_order(
     linear, params.chapter_parameters("related")["rise_window"], linear)[0]
-_ = evidence.record(as_control, f"{provenance.current_profile()}@{CONTROL}")
+_ = evidence.save(as_control, f"{provenance.current_profile()}@{CONTROL}")
 
 # %% [markdown]
 # ## Figure 4
@@ -100,7 +100,7 @@ chosen = {"linear": "no ReLU (linear)", "one-neuron": "one hidden neuron, b2 tra
           "less-noise": lowest}
 verdicts = {}
 for key, name in chosen.items():
-    verdicts |= evidence.record({
+    verdicts |= evidence.save({
         f"F4-{key}-no-wtm": evidence.remaining(rc[name], rc[full], name),
         f"F4-{key}-acc": evidence.Evidence(acc[name], note=name)})
 for cid, v in verdicts.items():

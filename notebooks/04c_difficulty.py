@@ -60,7 +60,7 @@ report.figure(plots.difficulty_hist({sigma_train: d0}),
 # neuron's active class, reaches `onset_factor` times its initial value (*onset*).
 
 # %% tags=["hide-input"]
-found, timing = evidence.difficulty(results, onset_factor)
+found, timing = evidence.figure5(results, onset_factor)
 display(timing)
 crossings = timing.crossing.astype(float).values
 onsets = timing.onset.astype(float).values
@@ -78,7 +78,7 @@ report.glue("crossing_list", ", ".join("never" if np.isinf(c) else f"{c:.0f}" fo
 report.glue("onset_list", ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 report.glue("max_share", float(timing.max_share_difficult.mean()), ".2f")
 report.glue("half_rise_list", ", ".join(f"{v:.0f}" for v in timing.half_rise))
-verdicts = evidence.record(found)
+verdicts = evidence.save(found)
 report.glue("verdict_occurs", verdicts["F5-crossing-occurs"])
 report.glue("verdict_epoch", verdicts.get("F5-crossing-epoch", "not testable (no seed crosses)"))
 

@@ -83,7 +83,7 @@ control = pool.seed_runs(*experiments.linear_control(data4, model4, train4),
 found, order = evidence.learning_order(runs4, rise_window, control)
 display(order)
 lead, rise = found["S5-easy-first"].values, found["S5-difficult-loss-rises"].values
-evidence.record(found)
+evidence.save(found)
 report.glue("lead", float(lead.mean()), ".2f")
 report.glue("rise", float(rise.mean()), ".3f")
 
@@ -171,7 +171,7 @@ report.figure(plots.scatter_groups(clus, "c1", "test_acc", "sigma_train"),
               f"c1 against test accuracy (sigma_test={noise['sigma_test']}) for every model of "
               f"the Section 3 grid; Spearman {rho_c1:.2f} (c3: {rho_c3:.2f}).")
 display(clus.groupby("sigma_train")[["test_acc", "c1", "c3"]].mean().round(3))
-side_verdicts = {cid.split("-")[2]: v for cid, v in evidence.record(evidence.clustering(
+side_verdicts = {cid.split("-")[2]: v for cid, v in evidence.save(evidence.clustering(
     rho, clus.sigma_train, clustering_split)).items()}
 report.glue("rho_c1", rho_c1, ".2f")
 report.glue("rho_c3", rho_c3, ".2f")

@@ -83,7 +83,7 @@ acc = np.array([r.metrics["test_acc"] for r in results])
 report.glue("acc_mean", 100 * acc.mean(), ".1f")
 report.glue("n_seeds", len(seeds))
 report.glue("train_s", float(np.mean([r.metrics["wall_s"] for r in results])), ".0f")
-verdicts = evidence.record(evidence.mnist(
+verdicts = evidence.save(evidence.mnist(
     results, f"n_train={n_train}, scaling {scaling}, batch norm before ReLU", early_epoch))
 report.glue("verdict_acc", verdicts["MNIST-acc"])
 report.glue("verdict_wtm", verdicts["A1-winner-take-most"])

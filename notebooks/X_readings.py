@@ -88,11 +88,11 @@ for name, cfg in configs.items():
     table = tables.wtm_table(rs, wtm["early_epoch"])  # once for the row and the claims
     rows[name] = [tables.reading_row(r, wtm["early_epoch"], table.loc[s])
                   for r, s in zip(rs, seeds)]
-    found = evidence.section4(rs, wtm["early_epoch"], table)
-    crossing, timing = evidence.difficulty(rs, difficulty["onset_factor"])
+    found = evidence.mechanism(rs, wtm["early_epoch"], table)
+    crossing, timing = evidence.figure5(rs, difficulty["onset_factor"])
     found |= crossing | evidence.learning_order(rs, related["rise_window"], control)[0]
     timings.append(timing)
-    evidence.record(found, f"{profile}@{reading_rule.reading_slug(name)}")
+    evidence.save(found, f"{profile}@{reading_rule.reading_slug(name)}")
     if name in (chosen, reading_rule.LITERAL):  # the output-scale condition, below
         datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
         scales[name] = dict(
@@ -105,8 +105,8 @@ for name, cfg in configs.items():
             rc=[row["rank_corr_active_median"] for row in rows[name]])
     del rs
 fixed, free = scales[reading_rule.LITERAL], scales[chosen]  # the output-scale condition, below
-same_time = evidence.record(evidence.same_time(timings))  # every reading and seed
-verdict = evidence.record({"B-output-scale": evidence.remaining(
+same_time = evidence.save(evidence.same_time(timings))  # every reading and seed
+verdict = evidence.save({"B-output-scale": evidence.remaining(
     fixed["rc"], free["rc"], "W2's norm fixed (Layca on W2)", "fixing W2's norm")})[
     "B-output-scale"]
 sweep = tables.sweep_summary(rows)

@@ -173,7 +173,7 @@ def test_readers_meet_figures_and_prose_not_plumbing_or_warnings(built_book):
                     (stem, out.get("text", "")[:200])
         text = _text(page)
         assert "from wtmlib import" not in text, stem  # the setup cell's input is removed
-        assert "store.record(" not in text, stem  # claims recording is removed
+        assert "store.save(" not in text, stem  # claims recording is removed
         assert "Warning" not in text and "Traceback" not in text, stem
         if stem != "Z_scorecard":
             assert "tag_hide-input" in page, stem  # analysis code is folded

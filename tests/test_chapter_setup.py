@@ -40,13 +40,13 @@ def test_each_profile_gives_the_chapters_on_s_the_same_data():
 
 
 def test_no_notebook_judges_a_claim_itself():
-    """Verdicts come from ``evidence.record`` (the registry's rules); a notebook that
+    """Verdicts come from ``evidence.save`` (the registry's rules); a notebook that
     called a rule or compared a value with a threshold would say the old thing after
     a rule change."""
     for path in sorted(NOTEBOOKS.glob("*.py")):
         code = "\n".join(line for line in path.read_text().splitlines()
                          if not line.lstrip().startswith("#"))
-        assert not re.search(r"store\.(verdict|record|record_seeds)\(|\.rule\(", code), path
+        assert not re.search(r"store\.(verdict|save|save_seeds)\(|\.rule\(", code), path
         assert "between(0.3, 0.5)" not in code and "2 * null" not in code, path
 
 
@@ -84,7 +84,7 @@ def test_f1_fails_when_the_least_noise_always_wins():
 
 def test_f1_and_f2_are_recorded_with_their_verdicts(results):
     mean = np.repeat((0.9 - 0.1 * np.abs(np.array(SIGMAS) - 0.4))[:, None], len(SIGMAS), 1)
-    verdicts = evidence.record(evidence.noise(_grid(mean, SIGMAS))[0])
+    verdicts = evidence.save(evidence.noise(_grid(mean, SIGMAS))[0])
     assert verdicts["F1-best-sigma"] == REPRODUCED  # 5 of 5 levels
     assert verdicts["F2-acc-generalizing"] == NOT  # 90.0 % against the paper's 95.1 %
     stored = (results / "claims" / "paper" / "F1-best-sigma.json").read_text()

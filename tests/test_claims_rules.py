@@ -17,11 +17,11 @@ from wtmlib.claims.registry import (BY_CONSTRUCTION, BY_ID, CALIBRATED, CLAIMS, 
 def _satisfy_dependency(claim):
     """Record a passing value for the claim ``claim`` depends on."""
     if claim.depends_on == "F5-crossing-occurs":
-        store.record("F5-crossing-occurs", 1.0, n=5)
+        store.save("F5-crossing-occurs", 1.0, n=5)
     elif claim.depends_on == "F3-winner-take-most":
-        store.record("F3-winner-take-most", 0.6, null=0.0)
+        store.save("F3-winner-take-most", 0.6, null=0.0)
     elif claim.depends_on == "A1-winner-take-most":
-        store.record("A1-winner-take-most", 0.6, n=3, null=0.0)
+        store.save("A1-winner-take-most", 0.6, n=3, null=0.0)
 
 
 # (claim, value, null, verdict): one case per verdict each rule can give
@@ -96,7 +96,7 @@ def test_rule(results, claim_id, value, null, expected):
     _satisfy_dependency(BY_ID[claim_id])
     n = max(1, BY_ID[claim_id].min_n)
     assert store.verdict(claim_id, value, null, n=n) == expected
-    assert store.record(claim_id, value, null=null, n=n) == expected
+    assert store.save(claim_id, value, null=null, n=n) == expected
     assert store.load(claim_id, "paper")["verdict"] == expected
 
 
@@ -106,7 +106,7 @@ def test_nan_and_inf_never_pass(results, claim, value):
     _satisfy_dependency(claim)
     n = max(1, claim.min_n)
     assert store.verdict(claim.id, value, 0.0, n=n) == NOT
-    assert store.record(claim.id, value, null=0.0, n=n) == NOT
+    assert store.save(claim.id, value, null=0.0, n=n) == NOT
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=lambda c: c.id)
@@ -120,7 +120,7 @@ def test_missing_value_is_missing(results, claim):
 def test_a_claim_judged_against_its_null_needs_one(results, claim):
     _satisfy_dependency(claim)
     with pytest.raises(ValueError, match="null"):
-        store.record(claim.id, 0.5)
+        store.save(claim.id, 0.5)
     assert store.verdict(claim.id, 0.5, math.nan) == UNTESTABLE
     assert re.search("null|initialization|control", claim.test)  # what it is judged on
 
@@ -128,27 +128,27 @@ def test_a_claim_judged_against_its_null_needs_one(results, claim):
 def test_too_few_values_are_not_testable(results):
     """A Spearman correlation over two noise levels is +-1 whatever the data: below its
     claim's ``min_n`` a value is recorded but not judged."""
-    assert store.record("S5-clustering-below-optimum", 1.0, null=0.0, n=2) == UNTESTABLE
-    assert store.record("S5-clustering-below-optimum", 1.0, null=0.0, n=3) == REPRODUCED
+    assert store.save("S5-clustering-below-optimum", 1.0, null=0.0, n=2) == UNTESTABLE
+    assert store.save("S5-clustering-below-optimum", 1.0, null=0.0, n=3) == REPRODUCED
 
 
 def test_unknown_claim_is_named(results):
     with pytest.raises(KeyError, match="claim_id='F9'"):
         store.verdict("F9", 1.0)
     with pytest.raises(ValueError, match="values"):
-        store.record_seeds("S-acc", [])
+        store.save_seeds("S-acc", [])
 
 
 def test_a_crossing_that_never_happens_counts_once(results):
     """Censored time: whether the crossing happens is judged over the seeds; when, only
     over the seeds where it does, and not at all where it never does."""
-    assert store.record("F5-crossing-occurs", 0.0, n=5) == NOT
-    assert store.record("F5-crossing-epoch", 31.0, n=1) == UNTESTABLE
-    store.record("F5-crossing-occurs", 0.8, n=5)  # one seed of five never crosses
-    assert store.record("F5-crossing-epoch", 31.5, n=4) == NOT  # 5x the paper's epoch 6
-    assert store.record("F5-crossing-epoch", 7.0, n=4) == REPRODUCED
+    assert store.save("F5-crossing-occurs", 0.0, n=5) == NOT
+    assert store.save("F5-crossing-epoch", 31.0, n=1) == UNTESTABLE
+    store.save("F5-crossing-occurs", 0.8, n=5)  # one seed of five never crosses
+    assert store.save("F5-crossing-epoch", 31.5, n=4) == NOT  # 5x the paper's epoch 6
+    assert store.save("F5-crossing-epoch", 7.0, n=4) == REPRODUCED
     # the table judges by the records as they are now: the crossing fails again
-    store.record("F5-crossing-occurs", 0.0, n=5)
+    store.save("F5-crossing-occurs", 0.0, n=5)
     row = {r["id"]: r for r in store.table("paper")}["F5-crossing-epoch"]
     assert row["verdict"] == UNTESTABLE
     assert "(F5-crossing-occurs failed)" in scorecard.scorecard_html("paper")
@@ -158,16 +158,16 @@ def test_a_crossing_that_never_happens_counts_once(results):
 
 
 def test_divide_and_conquer_needs_specialization(results):
-    store.record("F3-winner-take-most", -0.8, null=0.0)  # no winner-take-most
-    assert store.record("F3-divide-and-conquer", 0.97, null=0.98) == UNTESTABLE
-    assert store.record("F3-one-class", 0.4, null=0.0) == UNTESTABLE
-    store.record("F3-winner-take-most", 0.1, null=0.0)  # partly
-    assert store.record("F3-divide-and-conquer", 0.97, null=0.98) == REPRODUCED
-    assert store.record("F3-one-class", 0.4, null=0.0) == REPRODUCED
+    store.save("F3-winner-take-most", -0.8, null=0.0)  # no winner-take-most
+    assert store.save("F3-divide-and-conquer", 0.97, null=0.98) == UNTESTABLE
+    assert store.save("F3-one-class", 0.4, null=0.0) == UNTESTABLE
+    store.save("F3-winner-take-most", 0.1, null=0.0)  # partly
+    assert store.save("F3-divide-and-conquer", 0.97, null=0.98) == REPRODUCED
+    assert store.save("F3-one-class", 0.4, null=0.0) == REPRODUCED
 
 
 def test_by_construction_is_not_counted_as_reproduced(results):
-    store.record_seeds("F3-sign-class", [1.0, 1.0], null=1.0)
+    store.save_seeds("F3-sign-class", [1.0, 1.0], null=1.0)
     out = io.StringIO()
     scorecard.print_table("paper", file=out)
     text = out.getvalue()
@@ -178,7 +178,7 @@ def test_by_construction_is_not_counted_as_reproduced(results):
 
 
 def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
-    assert store.record_seeds("F3-intraclass", [1.0, 0.9], null=[0.4, 0.6],
+    assert store.save_seeds("F3-intraclass", [1.0, 0.9], null=[0.4, 0.6],
                                null_note="strict share at initialization") == REPRODUCED
     got = store.load("F3-intraclass", "paper")
     assert got["null"] == pytest.approx(0.5) and got["value"] == pytest.approx(0.95)
@@ -195,8 +195,8 @@ def test_per_seed_nulls_are_averaged_and_shown(results, capsys):
 def test_wtm_claims_prints_value_null_rule_verdict_and_log(results, capsys):
     from wtmlib.build.cli import main
 
-    store.record("F3-winner-take-most", 0.6, null=0.0)  # F3-init-decides depends on it
-    store.record_seeds("F3-init-decides", [0.17, 0.16], null=[1 / 15, 1 / 15])
+    store.save("F3-winner-take-most", 0.6, null=0.0)  # F3-init-decides depends on it
+    store.save_seeds("F3-init-decides", [0.17, 0.16], null=[1 / 15, 1 / 15])
     assert main(["claims", "--profile", "paper"]) == 1  # the other claims have no value
     out = capsys.readouterr().out
     line = next(s for s in out.splitlines() if s.startswith("F3-init-decides"))
@@ -235,11 +235,11 @@ def test_calibrated_numbers_and_own_findings_are_counted_apart(results, capsys):
     assert BY_ID["S-acc"].category == CALIBRATED and BY_ID["S-acc"].category_note
     assert {c.id for c in CLAIMS if c.category == OWN} == {"F3-sign-class-gated",
                                                            "B-output-scale"}
-    store.record_seeds("S-acc", [96.0, 96.2])  # reproduced by its rule, yet calibrated
-    store.record("F3-winner-take-most", 0.6, null=0.0)
-    store.record("B-output-scale", 0.1, n=3)  # reproduced by its rule, yet our own claim
-    store.record("F3-sign-class", 1.0)  # holds by construction
-    store.record("F1-best-sigma", 0.9, n=5)
+    store.save_seeds("S-acc", [96.0, 96.2])  # reproduced by its rule, yet calibrated
+    store.save("F3-winner-take-most", 0.6, null=0.0)
+    store.save("B-output-scale", 0.1, n=3)  # reproduced by its rule, yet our own claim
+    store.save("F3-sign-class", 1.0)  # holds by construction
+    store.save("F1-best-sigma", 0.9, n=5)
     rows = {r["id"]: r for r in store.table("paper")}
     assert rows["S-acc"]["verdict"] == REPRODUCED and rows["S-acc"]["counted"] == CALIBRATED
     assert rows["B-output-scale"]["counted"] == OWN
@@ -260,14 +260,14 @@ def test_a_reproduced_claim_that_a_control_also_passes_is_flagged(results):
     a claim counted as reproduced must fail where the mechanism is absent."""
     linear, literal = scorecard.controls("paper").values()
     assert scorecard.control_conflicts("paper") == []  # nothing stored: nothing to flag
-    store.record("F3-winner-take-most", 0.6, null=0.0)
-    store.record("F3-one-class", 1.5, null=0.0)
-    store.record_seeds("S-acc", [96.0, 96.2])  # calibrated: not counted as reproduced
-    store.record("F3-winner-take-most", -0.9, null=0.0, profile=literal)  # fails there
-    store.record("F3-one-class", 0.0, null=0.0, profile=linear)
-    store.record_seeds("S-acc", [96.0, 96.2], profile=linear)
+    store.save("F3-winner-take-most", 0.6, null=0.0)
+    store.save("F3-one-class", 1.5, null=0.0)
+    store.save_seeds("S-acc", [96.0, 96.2])  # calibrated: not counted as reproduced
+    store.save("F3-winner-take-most", -0.9, null=0.0, profile=literal)  # fails there
+    store.save("F3-one-class", 0.0, null=0.0, profile=linear)
+    store.save_seeds("S-acc", [96.0, 96.2], profile=linear)
     assert scorecard.control_conflicts("paper") == []
-    store.record("F3-winner-take-most", 0.5, null=0.0, profile=linear)  # passes without ReLU
+    store.save("F3-winner-take-most", 0.5, null=0.0, profile=linear)  # passes without ReLU
     assert scorecard.control_conflicts("paper") == ["F3-winner-take-most (linear model)"]
 
 

@@ -10,7 +10,7 @@ from wtmlib.claims import registry
 
 def _record(monkeypatch, profile, claim_id, value):
     monkeypatch.setenv("WTM_PROFILE", profile)
-    store.record(claim_id, value, n=2)
+    store.save(claim_id, value, n=2)
 
 
 def test_preview_scorecard_is_neutral_and_shows_paper_verdicts_beside(tmp_path, monkeypatch):
@@ -49,7 +49,7 @@ def test_claims_of_another_reading(tmp_path, monkeypatch, capsys):
     """`wtm claims --reading NAME` prints the values the readings chapter stored for that
     reading; a reading without stored claims is refused with the stored ones named."""
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
-    store.record("S-acc", 84.2, profile="paper@layca-on-w1-and-w2")
+    store.save("S-acc", 84.2, profile="paper@layca-on-w1-and-w2")
     assert main(["claims", "--reading", "Layca on W1 and W2"]) == 0
     out = capsys.readouterr().out
     assert "paper@layca-on-w1-and-w2" in out and "84.2 %" in out and "not reproduced" in out

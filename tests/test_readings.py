@@ -131,10 +131,10 @@ def test_with_sd_and_sweep_summary():
 def test_a_reading_has_its_own_claims_folder(results):
     assert store.claims_dir("paper@w2-lr-3-b2-frozen") == results / "claims" / "paper" / \
         "readings" / "w2-lr-3-b2-frozen"
-    store.record("S-acc", 95.0, profile="paper@w2-lr-3-b2-frozen")
+    store.save("S-acc", 95.0, profile="paper@w2-lr-3-b2-frozen")
     assert store.load("S-acc", "paper") is None
     assert store.load("S-acc", "paper@w2-lr-3-b2-frozen")["verdict"] == registry.REPRODUCED
-    store.record("S-acc", 80.0)
+    store.save("S-acc", 80.0)
     page = scorecard.readings_html({"main": "paper", "W2 lr 3": "paper@w2-lr-3-b2-frozen"},
                                    {"F1-best-sigma": "the same under every reading"})
     assert "not run" in page and "the same under every reading" in page
@@ -145,9 +145,9 @@ def test_a_reading_has_its_own_claims_folder(results):
 def test_a_mean_with_a_seed_that_never_crossed_says_so(results):
     """An infinite mean over seeds is "never in some seed" with the per-seed values beside
     it on the readings page; one seed that never crossed is "never"."""
-    store.record_seeds("B-output-scale", [math.inf, 31, 32],
+    store.save_seeds("B-output-scale", [math.inf, 31, 32],
                        note="crossing per seed: never, 31, 32")
-    store.record_seeds("B-output-scale", [math.inf], note="crossing per seed: never",
+    store.save_seeds("B-output-scale", [math.inf], note="crossing per seed: never",
                        profile="paper@w2-lr-3-b2-frozen")
     rows = {p: {r["id"]: r for r in store.table(p)}["B-output-scale"]
             for p in ("paper", "paper@w2-lr-3-b2-frozen")}
@@ -165,7 +165,7 @@ def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
         ModelConfig(n_hidden=12)
     rs = [runs.run(replace(data, seed=s), model, TrainConfig(epochs=6, seed=s), "s4",
                    root=tmp_path) for s in (0, 1)]
-    found = evidence.section4(rs, early_epoch=2)
+    found = evidence.mechanism(rs, early_epoch=2)
     assert set(found) == {"S-acc", "F3-winner-take-most", "F3-one-class", "F3-intraclass",
                           "F3-divide-and-conquer", "F3-init-decides", "F3-sign-class",
                           "F3-losers-fall"}
@@ -175,7 +175,7 @@ def test_evidence_of_a_reading_matches_the_tables_it_comes_from(tmp_path):
     np.testing.assert_allclose(found["F3-intraclass"].null,
                                nulls["intraclass_exceeds_strict_share"])
     assert list(found["S-acc"].values) == [100 * r.metrics["test_acc"] for r in rs]
-    timing_ev, timing = evidence.difficulty(rs, 1.5)
+    timing_ev, timing = evidence.figure5(rs, 1.5)
     crossings = timing.crossing.astype(float).values
     assert crossings.shape == (2,) and all(c >= 0 for c in crossings)  # an epoch or inf
     occurs = timing_ev["F5-crossing-occurs"]
@@ -204,13 +204,13 @@ def test_figure_5s_dates_are_judged_on_the_pairs_where_both_happen(results):
     found = evidence.same_time(together)
     assert found["F5-same-time"].n == 5 and found["F5-same-time"].values == [pytest.approx(1.0)]
     assert found["F5-order"].values == [1.0]
-    verdicts = evidence.record(found)
+    verdicts = evidence.save(found)
     assert verdicts == {"F5-same-time": REPRODUCED, "F5-order": REPRODUCED}
     # the paper profile's case: the onset always first, the dates unrelated: both fail
     late = [_timing([31, 32, 31, 35, inf], [25, 26, 25, 26, 25]), _timing([13, 19], [25, 24])]
     found = evidence.same_time(late)
     assert found["F5-order"].values == [pytest.approx(2 / 6)]
-    assert evidence.record(found)["F5-order"] == NOT
+    assert evidence.save(found)["F5-order"] == NOT
     # fewer than 5 pairs: not testable
-    assert evidence.record(evidence.same_time([_timing([3, inf], [4, 5])]))["F5-same-time"] \
+    assert evidence.save(evidence.same_time([_timing([3, inf], [4, 5])]))["F5-same-time"] \
         == UNTESTABLE

@@ -1,7 +1,7 @@
 """Each claim's evidence from runs: per-seed values, the null, and what they mean.
 
 A function per group of claims turns stored runs into ``{claim_id: Evidence}``; the
-chapters ``record`` them for their reading, and the readings page does the same for every
+chapters ``save`` them for their reading, and the readings page does the same for every
 reading of the paper's optimizer settings (``wtmlib.claims.readings``), so a claim is measured
 one way wherever it is measured.
 """
@@ -40,7 +40,7 @@ class Evidence(NamedTuple):
 INIT = "the same runs at initialization (epoch 0)"
 
 
-def section4(results: list, early_epoch: int, table=None) -> dict:
+def mechanism(results: list, early_epoch: int, table=None) -> dict:
     """S-acc and the claims of Section 4.1 / 4.2.4 measured on the runs' pattern means
     and derivative signs, each against its null (``nulls.init_nulls``, or chance);
     ``table``: the runs' ``wtm_table`` when already computed."""
@@ -132,7 +132,7 @@ def causal(base, same_init: list, new_init: list, n_pat: int) -> dict:
         f"{len(same)} redraws of the samples and {len(null)} of the weights")}
 
 
-def difficulty(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
+def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
     """F5-crossing-occurs and F5-crossing-epoch (Section 4.2.2), and the per-seed timing table:
     crossing of the loss shares, onset of the within-class spread growth (both infinite
     when they never happen), half-rise."""
@@ -267,7 +267,7 @@ def mnist(results: list, note: str, early_epoch: int) -> dict:
     """MNIST-acc (Appendix A.1): test accuracy per seed, in %; and Figure 6's mechanism,
     F3-winner-take-most's and F3-one-class's measures on the same runs (digits as
     patterns)."""
-    on_s = section4(results, early_epoch)
+    on_s = mechanism(results, early_epoch)
     return {"MNIST-acc": Evidence([100 * r.metrics["test_acc"] for r in results], note=note),
             "A1-winner-take-most": on_s["F3-winner-take-most"],
             "A1-one-class": on_s["F3-one-class"]}
@@ -290,11 +290,11 @@ def clustering(correlations: dict, levels, split: str) -> dict:
     return found
 
 
-def record(evidence: dict, profile: str | None = None) -> dict:
-    """Store every claim of ``evidence`` (``store.record_seeds``, or ``store.record`` for
+def save(evidence: dict, profile: str | None = None) -> dict:
+    """Store every claim of ``evidence`` (``store.save_seeds``, or ``store.save`` for
     one value over ``n`` runs); their verdicts by id."""
-    return {cid: store.record_seeds(cid, ev.values, ev.note, ev.null, ev.null_note, profile)
-            if ev.n is None else store.record(cid, float(np.mean(ev.values)), n=ev.n,
+    return {cid: store.save_seeds(cid, ev.values, ev.note, ev.null, ev.null_note, profile)
+            if ev.n is None else store.save(cid, float(np.mean(ev.values)), n=ev.n,
                                               note=ev.note, null=ev.null,
                                               null_note=ev.null_note, profile=profile)
             for cid, ev in evidence.items()}

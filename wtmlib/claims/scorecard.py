@@ -16,7 +16,7 @@ from wtmlib.results.provenance import current_profile, is_preview
 
 def format_value(row: dict) -> str:
     """Mean ± sd, unit and n. An infinite mean over several seeds means that at least one
-    seed never got there (``store.record_seeds``), not that none did: it reads so."""
+    seed never got there (``store.save_seeds``), not that none did: it reads so."""
     if row["value"] is None:
         return "-"
     v = row["value"]

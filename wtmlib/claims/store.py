@@ -1,7 +1,7 @@
 """The reproduction scorecard: every claim's measured value and null, and its verdict.
 
 The claims, their tests and rules are the registry (``wtmlib.claims.registry``). Chapters
-``record(claim_id, value, null=...)`` into ``results/claims/<profile>/<claim_id>.json``;
+``save(claim_id, value, null=...)`` into ``results/claims/<profile>/<claim_id>.json``;
 ``table()`` joins both, judging each stored value under today's rule. A profile
 ``"<profile>@<reading>"`` holds the values measured under another reading of the paper's
 optimizer settings (``wtmlib.claims.readings``), in ``results/claims/<profile>/readings/<reading>/``."""
@@ -61,7 +61,7 @@ def _verdict_of(claim_id: str, profile: str | None) -> str:  # a record, under t
     return verdict(claim_id, got.get("value"), got.get("null"), profile, got.get("n"))
 
 
-def record(claim_id: str, value: float, sd: float = float("nan"), n: int = 1,
+def save(claim_id: str, value: float, sd: float = float("nan"), n: int = 1,
            note: str = "", null: float | None = None, null_note: str = "",
            profile: str | None = None) -> str:
     """Store a claim's value (mean over ``n`` seeds, with ``sd``), its ``null`` (the measure
@@ -80,7 +80,7 @@ def record(claim_id: str, value: float, sd: float = float("nan"), n: int = 1,
     return doc["verdict"]
 
 
-def record_reading(name: str, how: str) -> None:
+def save_reading(name: str, how: str) -> None:
     """Store which reading of the paper's optimizer settings this profile's Section 4 and 5
     values were measured under (``wtmlib.claims.readings``), and how it was picked."""
     path = claims_dir() / "_reading.json"
@@ -89,7 +89,7 @@ def record_reading(name: str, how: str) -> None:
 
 
 def reading_of(profile: str | None = None) -> dict | None:
-    """``{"name", "how"}`` stored by ``record_reading``, or ``None``."""
+    """``{"name", "how"}`` stored by ``save_reading``, or ``None``."""
     try:
         return json.loads((claims_dir(profile) / "_reading.json").read_text())
     except (OSError, ValueError):
@@ -128,9 +128,9 @@ def counts(rows: list[dict]) -> dict:
     return {column: sum(r["counted"] == column for r in rows) for column in COUNTED}
 
 
-def record_seeds(claim_id: str, values, note: str = "", null=None, null_note: str = "",
+def save_seeds(claim_id: str, values, note: str = "", null=None, null_note: str = "",
                  profile: str | None = None) -> str:
-    """``record`` the mean, standard deviation (``ddof=1``; NaN for one value) and count of
+    """``save`` the mean, standard deviation (``ddof=1``; NaN for one value) and count of
     per-seed (or per-model) ``values`` and the ``null`` (a number or one per seed); return
     the verdict. A non-finite value ("never") makes the mean infinite, the deviation NaN."""
     v = [float(x) for x in values]
@@ -142,4 +142,4 @@ def record_seeds(claim_id: str, values, note: str = "", null=None, null_note: st
         else math.nan
     if null is not None and hasattr(null, "__iter__"):  # one per seed: their mean
         null = math.fsum(n) / len(n) if (n := [float(x) for x in null]) else math.nan
-    return record(claim_id, mean, sd, len(v), note, null, null_note, profile)
+    return save(claim_id, mean, sd, len(v), note, null, null_note, profile)

@@ -113,6 +113,37 @@ def test_remaining_and_favourite_agreement():
     assert evidence.favourite_agreement(arrays, arrays, 6) == 1.0
     other = dict(arrays, pattern_means_train=-arrays["pattern_means_train"])
     assert evidence.favourite_agreement(arrays, other, 6) < 1.0
+    # neurons whose active class changed are left out of the share (not counted as misses)
+    def sums(sign0, sign1):  # count, sum, sum of squares of the mean sign, per class
+        return np.stack([np.stack([np.ones(8), s, np.ones(8)]) for s in (sign0, sign1)])
+
+    means = arrays["pattern_means_train"]
+    base = {"pattern_means_train": means, "sign_class_sums": sums(np.ones(8), -np.ones(8))}
+    half = np.r_[-np.ones(4), np.ones(4)]  # neurons 0-3 change their active class
+    swapped = {"pattern_means_train": -means, "sign_class_sums": sums(half, -half)}
+    only = lambda r: {"pattern_means_train": r["pattern_means_train"][:, 4:],  # noqa: E731
+                      "sign_class_sums": r["sign_class_sums"][..., 4:]}
+    assert evidence.favourite_agreement(base, swapped, 6) == evidence.favourite_agreement(
+        only(base), only(swapped), 6)  # neurons 4-7 only
+    every = {"pattern_means_train": means, "sign_class_sums": sums(-np.ones(8), np.ones(8))}
+    assert math.isnan(evidence.favourite_agreement(base, every, 6))
+
+
+class _Run(dict):
+    def __init__(self, means, sums):
+        super().__init__(pattern_means_train=means, sign_class_sums=sums)
+
+
+def test_the_causal_test_pools_every_base_and_redraw(results):
+    rng = np.random.default_rng(1)
+    sums = np.stack([np.stack([np.ones(8), s * np.ones(8), np.ones(8)]) for s in (1, -1)])
+    bases = [_Run(rng.normal(size=(3, 8, 6)), sums) for _ in range(3)]
+    same = [[_Run(b["pattern_means_train"], sums)] * 2 for b in bases]  # favourites kept
+    new = [[_Run(rng.normal(size=(3, 8, 6)), sums)] * 2 for _ in bases]
+    ev = evidence.causal(bases, same, new, 6)["F3-init-decides-causal"]
+    assert ev.values == [1.0] * 6 and 0.0 <= ev.null < 0.6 and "3 base seed(s) x 2" in ev.note
+    assert evidence.save({"F3-init-decides-causal": ev._replace(values=ev.values[:2])}) == {
+        "F3-init-decides-causal": UNTESTABLE}  # fewer than 3 values (and no F3 recorded)
 
 
 def test_with_sd_and_sweep_summary():

@@ -76,6 +76,7 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
     "noise": {"sigmas_train": grid(at_least(0)), "sigmas_test": grid(at_least(0)),
               "fig2_sigmas": grid(at_least(0)), "n_neurons_shown": between(2, "n_hidden")},
     "wtm": {"output_lrs": grid(above(0)), "reading_seeds": at_least(1),
+            "causal_bases": between(1, "n_seeds"), "causal_redraws": at_least(1),
             "reading": Rule("'chosen' or a reading of the sweep over output_lrs = {output_lrs} "
                             "(wtmlib.claims.reading_rule.reading_names)",
                             lambda v, P: v == "chosen" or v in reading_names(P["output_lrs"]))},

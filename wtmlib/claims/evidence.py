@@ -113,23 +113,29 @@ def gated_sign(results: list, datas: list, model_cfg) -> dict:
 
 
 def favourite_agreement(a, b, n_pat: int) -> float:
-    """The share of neurons whose final favoured pattern (in their own active class) is
-    the same in runs ``a`` and ``b`` of one architecture (neuron ``n`` against neuron ``n``)."""
+    """Among the neurons whose active class is the same in runs ``a`` and ``b`` of one
+    architecture (neuron ``n`` against neuron ``n``), the share whose final favoured
+    pattern is the same: chance is 1 / (the patterns of that class), not lowered by
+    neurons whose active class changed."""
     classes = pattern_class(n_pat).numpy()
-    fav = [favoured_pattern(r["pattern_means_train"][-1], classes, active_class_of(r))
-           for r in (a, b)]
-    return float(np.mean(fav[0] == fav[1]))
+    act = [active_class_of(r) for r in (a, b)]
+    fav = [favoured_pattern(r["pattern_means_train"][-1], classes, c) for r, c in zip((a, b), act)]
+    kept = act[0] == act[1]
+    return float(np.mean(fav[0][kept] == fav[1][kept])) if kept.any() else float("nan")
 
 
-def causal(base, same_init: list, new_init: list, n_pat: int) -> dict:
-    """F3-init-decides-causal: the favourite agreement of runs from the base run's initial
-    weights on new draws of the samples, against runs from new weights on its samples."""
-    same = [favourite_agreement(base, r, n_pat) for r in same_init]
-    null = [favourite_agreement(base, r, n_pat) for r in new_init]
+def causal(bases: list, same_init: list, new_init: list, n_pat: int) -> dict:
+    """F3-init-decides-causal over several base runs: for base ``i``, the favourite
+    agreement of the runs from its initial weights on new draws of the samples
+    (``same_init[i]``), against runs from new weights on its samples (``new_init[i]``,
+    the null); one value per (base, redraw)."""
+    same = [favourite_agreement(b, r, n_pat) for b, runs in zip(bases, same_init) for r in runs]
+    null = [favourite_agreement(b, r, n_pat) for b, runs in zip(bases, new_init) for r in runs]
     return {"F3-init-decides-causal": Evidence(
         same, float(np.mean(null)), "the same share for new initial weights on the same "
-        f"samples (per run: {', '.join(f'{v:.3f}' for v in null)})",
-        f"{len(same)} redraws of the samples and {len(null)} of the weights")}
+        f"samples, among neurons of the same active class (per run: "
+        f"{', '.join(f'{v:.3f}' for v in null)})", f"{len(bases)} base seed(s) x "
+        f"{len(same) // max(len(bases), 1)} redraws of the samples, and as many of the weights")}
 
 
 def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:

@@ -90,22 +90,28 @@ def noise_jobs(params: dict) -> list:
             + [(replace(d0, sigma_train=s), model_cfg, t0) for s in params["fig2_sigmas"]])
 
 
-def causal_jobs(data_cfg, model_cfg, train_cfg, redraws: int) -> tuple[list, list]:
-    """The causal test of "initialization decides": seed 0's run from the same initial
-    weights on ``redraws`` new draws of the training samples (``noise_seed``), and from
-    ``redraws`` new initial weights on the same samples."""
-    d0, t0 = seeded(data_cfg, train_cfg, 0)
-    return ([(replace(d0, noise_seed=1000 + k), model_cfg, t0) for k in range(redraws)],
-            [(d0, model_cfg, replace(t0, seed=1000 + k)) for k in range(redraws)])
+def causal_jobs(data_cfg, model_cfg, train_cfg, redraws: int,
+                bases: int = 1) -> tuple[list, list]:
+    """The causal test of "initialization decides", per base seed ``b < bases`` (the
+    Section 4.1 runs of those seeds): the run from the same initial weights on
+    ``redraws`` new draws of the training samples (``noise_seed``), and from ``redraws``
+    new initial weights on the same samples; two lists of ``bases`` lists."""
+    same, new = [], []
+    for b in range(bases):
+        d, t = seeded(data_cfg, train_cfg, b)
+        same.append([(replace(d, noise_seed=1000 + k), model_cfg, t) for k in range(redraws)])
+        new.append([(d, model_cfg, replace(t, seed=1000 + k)) for k in range(redraws)])
+    return same, new
 
 
 def wtm_jobs(data_cfg, model_cfg, train_cfg, params: dict) -> list:
     """Section 4.1's runs under one reading: seeds 0..n_seeds-1, the first ``dz_seeds``
     again recording sign(dL/dz), and the causal test's runs."""
-    same, new = causal_jobs(data_cfg, model_cfg, train_cfg, params["causal_redraws"])
+    same, new = causal_jobs(data_cfg, model_cfg, train_cfg, params["causal_redraws"],
+                            params["causal_bases"])
     return (seed_jobs(data_cfg, model_cfg, train_cfg, range(params["n_seeds"]))
             + seed_jobs(data_cfg, model_cfg, replace(train_cfg, keep_dz_sign=True),
-                        range(params["dz_seeds"])) + same + new)
+                        range(params["dz_seeds"])) + sum(same, []) + sum(new, []))
 
 
 def ablation_jobs(data_cfg, model_cfg, train_cfg, params: dict) -> list:

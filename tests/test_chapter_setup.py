@@ -134,3 +134,17 @@ def test_f1_counts_a_level_only_when_the_paired_margin_beats_the_seed_spread():
     assert noisy["F1-best-sigma"].values == [0.0]
     # the same margin with no seed spread wins everywhere
     assert evidence.noise(_grid(mean, SIGMAS, n_seeds=5))[0]["F1-best-sigma"].values == [1.0]
+
+
+def test_coherence_early_reads_each_seed_against_its_own_start(results):
+    import pandas as pd
+
+    rows = [dict(seed=s, epoch=e, all=a) for s, curve in
+            ((0, {0: 0.01, 3: 0.05, 10: 0.04, 400: 0.001}), (1, {0: 0.02, 5: 0.03, 400: 0.003}),
+             (2, {0: 0.01, 2: 0.02, 400: 0.03}))  # the third rises: no fall
+            for e, a in curve.items()]
+    found = evidence.coherence_early(pd.DataFrame(rows))["S5-coherence-early"]
+    assert found.values == [pytest.approx(0.1)] and found.n == 3 and found.null == 1.0
+    assert "0: 0.02, 1: 0.1, 2: 1.5" in found.note
+    assert evidence.save({"S5-coherence-early": found}) == {
+        "S5-coherence-early": REPRODUCED}  # median 0.1 <= 0.5

@@ -82,6 +82,8 @@ CASES = [
     ("S5-difficult-loss-rises", 0.24, 0.012, REPRODUCED),
     ("S5-difficult-loss-rises", 0.03, 0.012, PARTLY),
     ("S5-difficult-loss-rises", 0.012, 0.012, NOT),
+    ("S5-coherence-early", 0.01, 1.0, REPRODUCED), ("S5-coherence-early", 0.8, 1.0, PARTLY),
+    ("S5-coherence-early", 1.2, 1.0, NOT),
     *[(f"S5-clustering-{side}-optimum", v, 0.0, verdict) for side in ("below", "above")
       for v, verdict in ((0.9, REPRODUCED), (0.2, PARTLY), (-0.5, NOT))],
 ]

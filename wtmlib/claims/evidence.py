@@ -269,6 +269,22 @@ def figure2_difference(generalizing: list, memorizing: list, classes) -> dict:
         "seed " + ", ".join(f"{d:.2f}" for d in diff))}
 
 
+def coherence_early(coherence: pd.DataFrame, early: int = 10) -> dict:
+    """S5-coherence-early (Section 5.2) from a table of ``seed``, ``epoch`` and ``all``
+    (the coherence of all training samples from the weights kept after ``epoch``): per
+    seed, the last value over the largest among the epochs <= ``early``."""
+    ratios = {}
+    for seed, rows in coherence.groupby("seed"):
+        rows = rows.sort_values("epoch")
+        start = rows[rows.epoch <= early]["all"]
+        ratios[seed] = float(rows["all"].iloc[-1] / start.max()) if len(start) else np.nan
+    return {"S5-coherence-early": Evidence(
+        [float(np.nanmedian(list(ratios.values())))], 1.0, "1: a coherence that does not fall",
+        n=len(ratios), note=f"median over seeds; end over the largest in the first {early} "
+        "epochs, per seed "
+        + ", ".join(f"{s}: {r:.3g}" for s, r in ratios.items()))}
+
+
 def mnist(results: list, note: str, early_epoch: int) -> dict:
     """MNIST-acc (Appendix A.1): test accuracy per seed, in %; and Figure 6's mechanism,
     F3-winner-take-most's and F3-one-class's measures on the same runs (digits as

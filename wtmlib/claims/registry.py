@@ -408,6 +408,15 @@ CLAIMS = [
           _minus_null(_at_least(0.05, 1e-9)), "05_related", vs_null=True,
           log=(RuleChange("2026-12-07", "largest rise > 0", "the rise minus the linear "
                           "model's >= 0.05, partly > 0", _S5_WHY),)),
+    Claim("S5-coherence-early", "5.2", "the previous intuition [gradient coherence] only "
+          "holds at the very beginning of training, when most samples are misclassified",
+          "qualitative", "per seed, the gradient coherence of all training samples at the "
+          "end over its largest value among the weights kept in the first 10 epochs "
+          "(Chatterjee's alpha, closed form), median over seeds (null 1: a coherence that "
+          "does not fall); reproduced <= 0.5 (it at least halves), partly < 1; testable "
+          "with at least 3 seeds", _remaining(0.5, 1 - 1e-9), "05_related", min_n=3,
+          log=(RuleChange("2026-12-07", "(none: one seed traced, no verdict)", "this claim",
+                          "registered before a run computed it over several seeds"),)),
     *[Claim(f"S5-clustering-{side}-optimum", "5.3", "the better the clusters of a class are "
             "differentiated, the better the generalization performance", "qualitative",
             f"Spearman correlation between c1 (subclass selectivity, on each model's held-out "

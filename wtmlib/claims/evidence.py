@@ -176,7 +176,7 @@ def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
 
 def same_time(timings: list) -> dict:
     """F5-same-time and F5-order over the (crossing, onset) pairs of ``timings`` (the
-    per-seed tables of ``difficulty``, one per reading of the sweep) where both happen."""
+    per-seed tables of ``figure5``, one per reading of the sweep) where both happen."""
     both = pd.concat(timings)
     both = both[np.isfinite(both.crossing.astype(float)) & np.isfinite(both.onset.astype(float))]
     cross, onset = both.crossing.astype(float).values, both.onset.astype(float).values

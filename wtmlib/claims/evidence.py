@@ -25,7 +25,7 @@ from wtmlib.model import build_model
 from wtmlib.training.fast.record import gated_sign as step_gated_sign
 from wtmlib.analysis.signs import mean_dz_sign, sign_class_correlation
 from wtmlib.analysis.signs import active_class_of
-from wtmlib.analysis.nulls import onset_rows
+from wtmlib.analysis.nulls import falling_shares
 from wtmlib.analysis.stats import spearman, t_interval
 
 
@@ -74,9 +74,12 @@ def losers_fall(results: list, early_epoch: int) -> Evidence:
     """F3-losers-fall: per run, the share of the losers (active-class patterns below their
     neuron's median at ``early_epoch``) whose mean falls by the end, against the share of
     all active-class patterns that fall (``nulls.falling_shares``)."""
-    shares = [onset_rows(r.arrays, [early_epoch])[0] for r in results]
-    return Evidence([s["losers_falling_share"] for s in shares],
-                    [s["falling_share"] for s in shares],
+    shares = []
+    for r in results:
+        means = np.asarray(r["pattern_means_train"], dtype=float)
+        shares.append(falling_shares(means, pattern_class(means.shape[-1]).numpy(),
+                                     active_class_of(r), early_epoch))
+    return Evidence([losers for _, losers in shares], [fell for fell, _ in shares],
                     "the share of all the active class's patterns that fall",
                     f"from epoch {early_epoch} to the end; all neurons")
 

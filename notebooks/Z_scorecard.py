@@ -32,14 +32,19 @@ show_tests: bool = True  # include the "how we test it" column
 # %% tags=["remove-input"]
 from IPython.display import HTML, display
 
-from wtmlib.book import report
+from wtmlib.book import plots, report
 from wtmlib.claims import scorecard, store
 from wtmlib.results import provenance
 
 report.parameters("scorecard", globals())
 profile = provenance.current_profile()
 rows = store.table(profile)
-display(HTML(scorecard.scorecard_html(profile, show_tests)))
+plots.style()
+display(HTML(scorecard.banner_html(profile)))
+report.figure(plots.claims_figure(rows, provenance.is_preview(profile)),
+              plots.claims_caption(provenance.is_preview(profile))
+              + " The table below gives each claim's words, rule and values.", "S.2")
+display(HTML(scorecard.scorecard_html(profile, show_tests, banner=False)))
 for column, n in store.counts(rows).items():
     report.glue(f"n_{column.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))

@@ -81,6 +81,20 @@ def test_every_claim_has_a_value_after_the_quick_book(built_book, monkeypatch, c
         assert r["id"] in page
 
 
+def test_the_first_page_is_the_summary_of_every_claim(built_book, monkeypatch):
+    root, html = built_book
+    monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
+    assert "book/chapters/Zz_summary.html" in (html / "index.html").read_text()
+    page = (html / "book" / "chapters" / "Zz_summary.html").read_text()
+    for heading in ("Scope of reproducibility", "Methodology", "Results", "What was easy",
+                    "What was difficult", "Communication with the original authors"):
+        assert heading in page, heading
+    for r in store.table("quick"):
+        assert f'<a href="{r["chapter"]}.html"><code>{r["id"]}</code></a>' in page, r["id"]
+    assert "Preview at reduced size" in page and "{glue" not in _text(page)
+    assert (html / "book" / "intro.html").exists()  # what the paper claims, second
+
+
 def test_the_explorer_shows_the_section4_chapters_reading(built_book, monkeypatch):
     # the explorer's Section 4.1 model is the run the wtm chapter's Figure 3 shows
     root, html = built_book
@@ -125,6 +139,9 @@ def test_a_bad_parameter_is_refused_and_keeps_the_old_book(built_book):
 
 # ----------------------------------------------------------- what a reader of the book meets
 
+CLAIM_PAGES = ("Z_scorecard", "Zz_summary")  # pages of stored claims: no runs, no code
+
+
 def _chapter_pages(html):
     return {p.stem: p.read_text() for p in sorted((html / "book" / "chapters").glob("*.html"))}
 
@@ -149,7 +166,7 @@ def test_no_page_loads_a_script_from_the_network(built_book):
 def test_provenance_is_a_real_table_in_every_chapter(built_book):
     _, html = built_book
     for stem, page in _chapter_pages(html).items():
-        if stem == "Z_scorecard":
+        if stem in CLAIM_PAGES:
             continue
         assert '<table class="table wtm-parameters">' in page, stem
         assert re.search(r"<td><em>commit</em></td>", page), stem
@@ -175,7 +192,7 @@ def test_readers_meet_figures_and_prose_not_plumbing_or_warnings(built_book):
         assert "from wtmlib import" not in text, stem  # the setup cell's input is removed
         assert "store.save(" not in text, stem  # claims recording is removed
         assert "Warning" not in text and "Traceback" not in text, stem
-        if stem != "Z_scorecard":
+        if stem not in CLAIM_PAGES:
             assert "tag_hide-input" in page, stem  # analysis code is folded
 
 
@@ -207,7 +224,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
     "google-chrome")
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND"  # no host resolves: a page works offline
 BROWSER_PAGES = ["book/intro.html", "book/chapters/03_noise.html",
-                 "book/chapters/Z_scorecard.html"]
+                 "book/chapters/Z_scorecard.html", "book/chapters/Zz_summary.html"]
 
 
 def browse(page, screenshot=None, budget_ms: int = 5000) -> str:
@@ -245,7 +262,7 @@ def test_pages_render_offline_in_a_headless_browser(built_book, tmp_path):
     for rel in BROWSER_PAGES:
         dom = browse(html / rel, tmp_path / (Path(rel).stem + ".png"))
         assert rendering_problems(dom) == [], rel
-        if rel != "book/chapters/Z_scorecard.html":
+        if rel not in ("book/chapters/Z_scorecard.html", "book/chapters/Zz_summary.html"):
             assert "<mjx-container" in dom, rel  # MathJax ran, from _static
         assert (tmp_path / (Path(rel).stem + ".png")).stat().st_size > 10_000
     # the neuron explorer draws its panels in the page, without a kernel

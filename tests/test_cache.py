@@ -311,3 +311,17 @@ def test_stored_lists_results_and_prune_removes_what_no_configuration_can_use(
     assert [r["key"] for r in cache.stored(tmp_path)] == [current.key]
     assert not any(p.stem == old.key for p in (tmp_path / "runs").iterdir())
     assert cache.load("runs", current.key, tmp_path) is not None
+
+
+def test_training_time_sums_the_stored_runs_and_skips_what_is_not_one(tmp_path):
+    for i, wall in enumerate((2.0, 3.5)):
+        cache.cached("exp", {"i": i}, lambda w=wall: ({"a": np.arange(2.0)}, {"wall_s": w}),
+                     root=tmp_path, info=lambda: {"device": "cpu", "engine": "fast",
+                                                  "torch": "2.0"})
+    cache.cached("other", {"i": 9}, lambda: ({"a": np.arange(2.0)}, {"score": 1.0}),
+                 root=tmp_path)  # no training clock: not a run
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / "x.json").write_text('{"value": 1}')
+    spent = cache.training_time(tmp_path)
+    assert spent == dict(runs=2, wall_s=5.5, devices=["cpu"], engines=["fast"], torch=["2.0"])
+    assert cache.training_time(tmp_path / "empty")["runs"] == 0

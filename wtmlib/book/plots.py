@@ -328,3 +328,122 @@ def date_pairs(pairs: dict) -> plt.Figure:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
+
+
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+
+
+def paper_number(paper: str, unit: str = "") -> tuple[float, float] | None:
+    """The paper's number of a claim as ``(low, high)`` (equal for one number), or ``None``
+    where the paper gives words, not a number in the claim's unit: "96.1 %" -> (96.1,
+    96.1), "80-84 %" -> (80, 84), "epoch ~6" -> (6, 6); "sigma_train ~ 0.4 best for every
+    sigma_test" -> None (0.4 is a setting, not the claim's measure)."""
+    import re  # noqa: PLC0415
+
+    text = paper.replace(unit, " ") if unit else paper
+    found = re.fullmatch(rf"\s*~?\s*({_NUMBER})(?:\s*[-\u2013]\s*({_NUMBER}))?\s*", text)
+    if not found:
+        return None
+    low = float(found.group(1))
+    return low, float(found.group(2)) if found.group(2) else low
+
+
+def _finite(x) -> bool:
+    return x is not None and np.isfinite(x)
+
+
+def _row_limits(numbers: list[float]) -> tuple[float, float]:
+    """An axis range holding ``numbers`` with a margin (one number: +-10 %, or +-1 at 0)."""
+    lo, hi = min(numbers), max(numbers)
+    pad = (hi - lo) * 0.12 if hi > lo else max(abs(lo) * 0.1, 0.5)
+    return lo - pad, hi + pad
+
+
+def claims_figure(rows: list[dict], preview: bool = False) -> plt.Figure:
+    """Every claim as one row on its own small axis, in the claim's unit: our value (dot)
+    with its 95 % interval (bar; ``row["interval"]``, none where NaN), the paper's number
+    (diamond, or a band for a range; ``paper_number``) and the null or control (grey
+    tick), the row's background the colour of the column it is counted in (scorecard
+    colours; one neutral colour in a ``preview``). An infinite value (a date never reached)
+    is an arrow at the right edge; a claim with no value says so."""
+    from matplotlib.lines import Line2D  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    from wtmlib.claims.registry import MISSING, PAPER  # noqa: PLC0415
+    from wtmlib.claims.scorecard import COLOURS, PREVIEW_COLOUR  # noqa: PLC0415
+
+    n = max(len(rows), 1)
+    fig, axes = plt.subplots(n, 1, figsize=(WIDTH, 0.9 + 0.42 * n), squeeze=False)
+    fig.subplots_adjust(left=0.27, right=0.76, top=1 - 0.55 / (0.9 + 0.42 * n),
+                        bottom=0.35 / (0.9 + 0.42 * n), hspace=1.1)
+    ink, paper_ink, null_ink = "#222222", "#c2185b", "#7f7f7f"
+    for ax, row in zip(axes[:, 0], rows):
+        ax.set_facecolor(PREVIEW_COLOUR if preview else COLOURS[row["counted"]])
+        ax.set_yticks([])
+        ax.set_ylim(-1, 1)
+        ax.grid(False)
+        for side in ("left", "right", "top"):
+            ax.spines[side].set_visible(False)
+        ax.tick_params(axis="x", labelsize=7, pad=1, length=2)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        unit = f" ({row['unit']})" if row.get("unit") else ""
+        ax.text(-0.02, 0.5, f"{row['id']}{unit}", transform=ax.transAxes, ha="right",
+                va="center", fontsize=8)
+        said = row["counted"] if row["category"] == PAPER or row["verdict"] == MISSING \
+            else f"{row['category']} ({row['verdict']})"
+        ax.text(1.02, 0.5, f"preview: {said}" if preview and row["verdict"] != MISSING
+                else said, transform=ax.transAxes, ha="left", va="center", fontsize=8)
+        value, null = row["value"], row.get("null")
+        if value is not None and np.isnan(value):
+            value = None  # a measure that could not be taken reads as no value
+        half = row.get("interval")
+        paper = paper_number(row.get("paper") or "", row.get("unit") or "")
+        numbers = [x for x in (value, null) if _finite(x)] + list(paper or ())
+        if _finite(value) and _finite(half):
+            numbers += [value - half, value + half]
+        if not numbers:
+            ax.set_xticks([])
+            ax.text(0.02, 0.5, "no value" if value is None else "never (no finite value)",
+                    transform=ax.transAxes, ha="left", va="center", fontsize=8,
+                    color=ink, style="italic")
+            continue
+        lo, hi = _row_limits(numbers)
+        ax.set_xlim(lo, hi)
+        if paper:
+            if paper[1] > paper[0]:
+                ax.axvspan(paper[0], paper[1], ymin=0.15, ymax=0.85, color=paper_ink,
+                           alpha=0.25, lw=0)
+            else:
+                ax.plot(paper[0], 0, marker="D", ms=6, color=paper_ink, ls="none")
+        if _finite(null):
+            ax.plot([null, null], [-0.8, 0.8], color=null_ink, lw=2.5)
+        if value is None:
+            ax.text(0.02, 0.5, "no value", transform=ax.transAxes, ha="left",
+                    va="center", fontsize=8, style="italic")
+        elif np.isinf(value):
+            edge = hi if value > 0 else lo
+            ax.annotate("never" if value > 0 else "", xy=(edge, 0),
+                        xytext=(-28 if value > 0 else 28, 0), textcoords="offset points",
+                        ha="right" if value > 0 else "left", va="center", fontsize=7,
+                        arrowprops=dict(arrowstyle="->", color=ink))
+        else:
+            ax.errorbar(value, 0, xerr=half if _finite(half) else None, fmt="o", ms=5,
+                        color=ink, capsize=3, lw=1.2)
+    legend = [Line2D([], [], marker="o", color=ink, ls="-", label="ours (95 % interval)"),
+              Line2D([], [], marker="D", color=paper_ink, ls="none", label="the paper's number"),
+              Line2D([], [], color=null_ink, lw=2.5, label="null or control")]
+    fig.legend(handles=legend, loc="upper center", ncol=3, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 1.0))
+    return fig
+
+
+def claims_caption(preview: bool = False) -> str:
+    """What ``claims_figure`` shows, for its caption on every page that shows it."""
+    return ("Every claim as a row on its own axis, in the claim's unit (written after its "
+            "id): our value (dot; mean over seeds or models) with its 95 % t-interval (bar, "
+            "where there are several), the paper's number where it gives one (diamond, or a "
+            "band for a range) and the null or control the verdict is judged against (grey "
+            "tick); an arrow at the right edge marks a date some seed never reached. The "
+            "background is the colour of the column the claim is counted in, named on the "
+            "right" + (" (one neutral colour: a preview's verdicts are not the "
+                       "reproduction's)." if preview else "."))

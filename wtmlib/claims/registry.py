@@ -332,7 +332,7 @@ CLAIMS = [
           "W2's norm fixed (Layca on W2, the literal reading) over the same with W2 free "
           "(SGD at the chosen reading's rate), W1 by Layca in both (null 1: the norm does "
           "not matter); reproduced <= 0.25, partly <= 0.75; testable where "
-          "F3-winner-take-most holds", _remaining(0.25, 0.75), "04d_readings",
+          "F3-winner-take-most holds", _remaining(0.25, 0.75), "X_readings",
           depends_on="F3-winner-take-most",
           log=(RuleChange("2026-12-01", "(none: a remark in chapter 4.1)", "this claim",
                           "a candidate necessary condition, tested both ways (commit b821bb0)"),),

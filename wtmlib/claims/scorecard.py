@@ -65,10 +65,30 @@ def _category_html(row: dict) -> str:
             f'{html.escape(row["category"])}</small></span>')
 
 
-def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
+def banner_html(profile: str | None = None) -> str:
+    """The banner of a preview's scorecard: its verdicts say how a small build came out,
+    and whether paper-profile values stand beside them ("" at the paper's settings)."""
+    profile = profile or current_profile()
+    if not is_preview(profile):
+        return ""
+    with_paper = any(r["verdict"] != MISSING for r in table("paper"))
+    return (f'<div class="wtm-preview admonition warning"><p class="admonition-title">'
+            f"Preview at reduced size (profile <code>{html.escape(profile)}</code>)</p>"
+            f"<p>These values come from a build with fewer samples, neurons, epochs or "
+            f"seeds than the paper. Their verdicts say how this small build came out, "
+            f"not whether the paper reproduces: they are shown in one neutral colour. "
+            + ("The paper-profile columns hold the values of a build at the paper's "
+               "settings found in the results cache."
+               if with_paper else "No paper-profile values are in the results cache "
+               "(<code>make book</code> makes them).") + "</p></div>")
+
+
+def scorecard_html(profile: str | None = None, show_tests: bool = True,
+                   banner: bool = True) -> str:
     """The scorecard as an HTML table. In a preview (reduced size) every verdict is
-    marked as one, in a neutral colour, under a banner; the paper-profile verdicts
-    stand beside them when the paper profile's values exist."""
+    marked as one, in a neutral colour, under a banner (``banner_html``; left out with
+    ``banner=False``, for a page that shows it above something else); the paper-profile
+    verdicts stand beside them when the paper profile's values exist."""
     profile = profile or current_profile()
     preview = is_preview(profile)
     rows = table(profile)
@@ -96,18 +116,8 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True) -> str:
             p = paper[r["id"]]
             cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    banner = ""
-    if preview:
-        banner = (f'<div class="wtm-preview admonition warning"><p class="admonition-title">'
-                  f"Preview at reduced size (profile <code>{html.escape(profile)}</code>)</p>"
-                  f"<p>These values come from a build with fewer samples, neurons, epochs or "
-                  f"seeds than the paper. Their verdicts say how this small build came out, "
-                  f"not whether the paper reproduces: they are shown in one neutral colour. "
-                  + ("The paper-profile columns hold the values of a build at the paper's "
-                     "settings found in the results cache."
-                     if with_paper else "No paper-profile values are in the results cache "
-                     "(<code>make book</code> makes them).") + "</p></div>")
-    return (banner + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
+    top = banner_html(profile) if banner else ""
+    return (top + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
             'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
             + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
 

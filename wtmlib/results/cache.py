@@ -177,6 +177,29 @@ def stored(root: Path | None = None) -> list[dict]:
     return rows
 
 
+def training_time(root: Path | None = None) -> dict:
+    """What the stored runs of the current numerics version cost, for a page that states
+    the compute: ``runs``, their summed training seconds ``wall_s`` (each run's own clock,
+    not the build's wall clock, which runs several at a time), and the ``devices``,
+    ``engines`` and ``torch`` versions they ran on (sorted, distinct)."""
+    root = Path(root) if root else results_root()
+    out = dict(runs=0, wall_s=0.0, devices=set(), engines=set(), torch=set())
+    for meta in sorted(root.glob("*/*.json")):
+        try:
+            doc = json.loads(meta.read_text())
+            if doc.get("info", {}).get("numerics") != NUMERICS_VERSION:
+                continue
+            wall = float(doc["metrics"]["wall_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a run (the claims' files) or damaged
+        out["runs"] += 1
+        out["wall_s"] += wall
+        for name, field_ in (("devices", "device"), ("engines", "engine"), ("torch", "torch")):
+            if doc["info"].get(field_):
+                out[name].add(str(doc["info"][field_]))
+    return {k: sorted(v) if isinstance(v, set) else v for k, v in out.items()}
+
+
 def prune(root: Path | None = None, dry_run: bool = False) -> list[dict]:
     """Delete the stored results no current configuration can use (another numerics
     version, or a key that is not the hash of its configuration); return what was (or

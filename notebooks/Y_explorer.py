@@ -14,7 +14,7 @@
 # # Neuron explorer: Figure 3 for any hidden neuron
 #
 # Figures 3 and 6 show four neurons each. Here any hidden neuron of the Section 4.1
-# model (seed 0, under the optimizer reading the Section 4.1 chapter uses) and of the Aggregated MNIST model (Appendix A.1, seed 0) can be
+# model (seed 0, under the optimizer reading the Section 4.1 chapter uses) and of the Aggregated MNIST model (Appendix A.1, seed 0, its output layer under the reading the Appendix A.1 chapter uses) can be
 # picked, by number or by its rank in $|W_2|$, and its four panels are drawn in the
 # page: the mean pre-activation of each pattern's training samples over training, for
 # class 0 (blues) and class 1 (oranges); the final pre-activations of each pattern's
@@ -34,9 +34,10 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 from IPython.display import HTML, display
 
 from wtmlib.book import chapter, explorer, report
-from wtmlib.results import experiments, pool
+from wtmlib.results import pool
 from wtmlib.data import pattern_class
-from wtmlib.mnist import AggregatedMNISTConfig, load_aggregated_mnist
+from wtmlib.claims import readings
+from wtmlib.mnist import load_aggregated_mnist
 from wtmlib.results.runs import load_data_of
 from wtmlib.analysis import signs
 from wtmlib.book import params
@@ -56,14 +57,16 @@ models.append(explorer.model_data(
     f"Section 4.1 model, data set S ({model_cfg.n_hidden} neurons, {reading_name}, seed 0)",
     max_epochs))
 if mnist:
-    m_data_cfg, m_model_cfg, m_train_cfg = experiments.section4(params.chapter_parameters("mnist"), AggregatedMNISTConfig)
+    m_data_cfg, m_model_cfg, m_train_cfg, _, m_reading, _ = readings.mnist(
+        params.chapter_parameters("mnist"), section.wtm)  # as the Appendix A.1 chapter
     res = pool.seed_runs(m_data_cfg, m_model_cfg, m_train_cfg, [0], "mnist")[0]
     data = load_aggregated_mnist(m_data_cfg)
     models.append(explorer.model_data(
         res["pattern_means_train"], res["hidden.weight"], res["out.weight"][0],
         signs.mean_sign(res), data.x_train.numpy(), data.p_train.numpy(),
         data.y_train.numpy(), pattern_class(10).numpy(),
-        f"Aggregated MNIST model ({m_model_cfg.n_hidden} neurons, seed 0)", max_epochs))
+        f"Aggregated MNIST model ({m_model_cfg.n_hidden} neurons, output layer {m_reading}, "
+        "seed 0)", max_epochs))
 page = explorer.explorer_html(models)
 display(HTML(page))
 report.glue("explorer_kb", len(page.encode()) / 1024, ".0f")

@@ -149,6 +149,22 @@ def test_snapshots_beyond_the_wtm_chapters_epochs_are_refused_before_the_kernel(
     assert ok["related"]["snapshots"] == [0, 500]
 
 
+def test_the_mnist_reading_is_checked_against_the_wtm_chapters_sweep_before_the_kernel():
+    # Appendix A.1 takes its output layer from a reading of the Section 4.1 chapter's
+    # sweep: the same check as that chapter's own `reading`, with its output_lrs
+    with pytest.raises(ParameterError) as err:
+        resolve("paper", {"mnist": {"reading": "W2 lr 7, b2 frozen"}}, ["mnist"])
+    text = str(err.value)
+    assert text.startswith("parameter 'reading' of notebook 'mnist': got 'W2 lr 7, b2 frozen'")
+    assert "output_lrs = [0.037037037037037035, 1.0, 3.0, 10.0, 30.0]" in text
+    with pytest.raises(ParameterError, match="except 'Layca lr 3e-3, W2 lr 1'"):
+        resolve("paper", {"mnist": {"reading": "Layca lr 3e-3, W2 lr 1"}}, ["mnist"])
+    ok = resolve("paper", {"wtm": {"output_lrs": [7.0]}, "mnist": {"reading": "W2 lr 7, b2 frozen"}},
+                 ["wtm", "mnist"])
+    assert ok["mnist"]["reading"] == "W2 lr 7, b2 frozen"
+    assert resolve("quick", names=["mnist"])["mnist"]["reading"] == "chosen"
+
+
 def test_library_configurations_are_checked_before_the_kernel():
     # what only the library's dataclasses know (n_pat even, MNIST split sizes)
     with pytest.raises(ParameterError, match="^parameter 'n_pat' of notebook 'data'"):

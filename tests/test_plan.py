@@ -22,10 +22,46 @@ def _noise(workers=0, **more):
 
 
 def test_every_chapter_that_reads_the_chosen_reading_is_planned_after_the_sweep():
-    # a chapter calling readings.main needs the sweep first: the plan must know it
-    readers = {n for n in notebook_names()
-               if re.search(r"readings\.main\(", source_path(n).read_text())}
-    assert readers <= set(plan.READING_CHAPTERS)
+    # a chapter calling readings.main (itself, or through the set-up of Section 4 or of
+    # Appendix A.1, or readings.mnist) needs the sweep first: the plan must know it
+    readers = {n for n in notebook_names() if re.search(
+        r"readings\.(main|mnist)\(|chapter\.setup\(.*\"(4|mnist)\"\)",
+        source_path(n).read_text())}
+    assert {"wtm", "mnist", "explorer"} <= readers <= set(plan.READING_CHAPTERS)
+
+
+TINY_WTM = {"n_dim": 40, "l_pat": 2, "n_pat": 6, "n_train": 300, "n_test": 120,
+            "n_hidden": 12, "epochs": 6, "lr_decay_epoch": 4, "early_epoch": 2,
+            "output_lrs": [1 / 27, 1.0], "reading_seeds": 1, "n_seeds": 1, "dz_seeds": 1,
+            "causal_bases": 1, "causal_redraws": 1, "onset_epochs": [0, 2], "threads": 1}
+TINY_MNIST = {"n_train": 600, "n_test": 200, "n_hidden": 8, "epochs": 3, "lr_decay_epoch": 2,
+              "batch_size": 200, "n_seeds": 2, "early_epoch": 1, "threads": 1}
+
+
+def test_the_plan_lists_exactly_the_mnist_runs_the_chapter_loads(tmp_path, monkeypatch):
+    # Appendix A.1 loads its seeds under the chosen reading and under its fixed setting:
+    # the fixed ones need no sweep (first), the others are listed once it is stored
+    import json  # noqa: PLC0415
+    from wtmlib.book import chapter  # noqa: PLC0415
+    from wtmlib.results.pool import seed_jobs  # noqa: PLC0415
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
+    params = resolve("quick", {"wtm": TINY_WTM, "mnist": TINY_MNIST}, ["wtm", "mnist"],
+                     library=True)
+    monkeypatch.setenv("WTM_BOOK_PARAMS", json.dumps({"wtm": params["wtm"]}))
+    p = plan.Plan(params, "quick")
+    first = [key_of(*j.configs) for j in p.first() if j.chapter == "mnist"]
+    later = [key_of(*j.configs) for j in p.under_reading() if j.chapter == "mnist"]
+    section = chapter.setup("mnist", params["mnist"], "mnist")  # as the notebook does
+    seeds = range(params["mnist"]["n_seeds"])
+    assert section.reading in section.reading_configs
+    assert first == [key_of(*j) for j in seed_jobs(section.data, section.model, section.fixed,
+                                                   seeds)]
+    assert later == [key_of(*j) for j in seed_jobs(*section.configs, seeds)]
+    # the two calls by which the notebook loads its runs
+    text = source_path("mnist").read_text()
+    assert 'pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "mnist")' in text
+    assert 'pool.seed_runs(data_cfg, model_cfg, section.fixed, seeds, "mnist")' in text
+    assert text.count("pool.seed_runs(") == 2
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -91,6 +91,61 @@ def test_main_trains_the_sweep_and_returns_the_chosen_reading(results):
         readings.main({**SMALL, "reading": "W2 lr 7, b2 frozen"}, ex)
 
 
+MNIST = TrainConfig(lr=1 / 27, epochs=100, lr_decay_epoch=85, batch_size=20000,
+                    output_layer="sgd", output_lr=1.0, probe=False, keep_probe_means=False)
+
+
+def test_a_reading_gives_the_mnist_regime_its_output_layer_and_nothing_else():
+    # Appendix A.1 keeps its own regime (epochs, decay, batch size): only the fields that
+    # say how the output layer learns come from the reading
+    cfgs = readings.sweep_configs(TrainConfig(), [1 / 27, 1.0, 3.0])
+    for name, cfg in cfgs.items():
+        if name == reading_rule.OTHER_LR:
+            continue
+        got = readings.apply_reading(MNIST, cfg)
+        assert {f: getattr(got, f) for f in readings.READING_FIELDS} == {
+            f: getattr(cfg, f) for f in readings.READING_FIELDS}, name
+        assert replace(got, **{f: getattr(MNIST, f) for f in readings.READING_FIELDS}) == MNIST
+        # on the regime the sweep was made from, the reading is the sweep's own run
+        assert readings.apply_reading(TrainConfig(), cfg) == cfg
+    # the fields are exactly those the grid sets
+    assert set(readings.READING_FIELDS) == {
+        f for f in ("output_layer", "output_lr", "biases", "bias_lr", "lr")
+        if len({getattr(c, f) for n, c in cfgs.items() if n != reading_rule.OTHER_LR}) > 1}
+
+
+def test_a_reading_keeps_its_rates_where_the_layca_rates_differ():
+    cfgs = readings.sweep_configs(TrainConfig(), [1 / 27, 3.0])
+    other = replace(MNIST, lr=0.1)
+    # b2 trained at the Layca rate 1/27 (bias_lr 0: "same as lr") stays at 1/27
+    got = readings.apply_reading(other, cfgs["W2 lr 1/27, b2 trained"])
+    assert (got.lr, got.output_lr, got.biases, got.bias_lr) == (0.1, 1 / 27, "sgd", 1 / 27)
+    got = readings.apply_reading(other, cfgs["W2 lr 3, b2 trained"])
+    assert (got.output_lr, got.bias_lr) == (3.0, 3.0)
+    # a rate equal to the regime's Layca rate is keyed as 0, as the sweep keys it
+    reading = replace(TrainConfig(), output_layer="sgd", output_lr=0.1, biases="sgd",
+                      bias_lr=0.1)
+    assert readings.apply_reading(other, reading).bias_lr == 0.0
+
+
+def test_mnist_takes_the_chosen_readings_output_layer_and_keeps_its_own_beside(results):
+    ex = Execution(progress=False)
+    params = dict(root="", n_train=600, n_test=200, scaling="pixels/255", n_hidden=8,
+                  activation="relu", batchnorm=True, lr=1 / 27, epochs=3, lr_decay_epoch=2,
+                  batch_size=200, biases="frozen", output_layer="sgd", output_lr=1.0,
+                  reading="chosen")
+    data, model, train, fixed, name, cfgs = readings.mnist(params, SMALL, ex)
+    assert name == readings.main(SMALL, ex)[3] and set(cfgs) == set(readings.main(SMALL, ex)[4])
+    assert train == readings.apply_reading(fixed, cfgs[name])
+    assert (fixed.output_layer, fixed.output_lr, fixed.biases, fixed.batch_size, fixed.epochs) \
+        == ("sgd", 1.0, "frozen", 200, 3)
+    assert (data.n_train, model.batchnorm, train.batch_size, train.epochs) == (600, True, 200, 3)
+    lit = readings.mnist({**params, "reading": reading_rule.LITERAL}, SMALL, ex)
+    assert lit[4] == reading_rule.LITERAL and lit[2].output_layer == "layca"
+    with pytest.raises(ConfigError, match="Layca rate"):
+        readings.mnist({**params, "reading": reading_rule.OTHER_LR}, SMALL, ex)
+
+
 def test_gated_sign_null_is_the_first_step_the_recorder_sees():
     """One full-batch step recording sign(dL/dz): its mean is ``gated_sign_at`` of the
     initial weights, the null of F3-sign-class-gated."""

@@ -6,7 +6,7 @@ re-makes, set the figure style and show the parameters with their provenance. ``
 does all of it and returns what the chapter reads: its parameters and the data, model
 and training configurations of its section (Section 3.1's SGD regime, Section 4's Layca
 regime under the optimizer reading the Section 4.1 chapter uses, or Appendix A.1's
-Aggregated MNIST).
+Aggregated MNIST regime with that reading's output layer).
 
 ``by_verdict`` picks a chapter's sentence by the verdict the registry returned, so a
 page never restates a rule's threshold (and never contradicts its scorecard).
@@ -23,7 +23,6 @@ from wtmlib.book.params import chapter_parameters
 from wtmlib.claims import readings
 from wtmlib.claims.registry import NOT, PARTLY, REPRODUCED
 from wtmlib.data import SyntheticConfig, pattern_class
-from wtmlib.mnist import AggregatedMNISTConfig
 from wtmlib.results import experiments
 
 SECTIONS = ("data", "3", "4", "mnist", "none")
@@ -41,6 +40,7 @@ class Setup:
     reading: str = ""  # the optimizer reading of Section 4's runs (its name)
     reading_configs: dict | None = None  # every reading's TrainConfig, by name
     wtm: dict | None = None  # the Section 4.1 chapter's parameters (seeds, early epoch)
+    fixed: object = None  # Appendix A.1: its TrainConfig under its own output-layer setting
 
     @property
     def configs(self) -> tuple:
@@ -57,7 +57,9 @@ def setup(name: str, namespace: dict, section: str) -> Setup:
     """Set up chapter ``name`` from its notebook's ``namespace`` (``globals()``) for
     ``section``: ``"data"`` (Algorithm 1's configuration), ``"3"`` (Section 3.1's SGD
     until fit), ``"4"`` (Section 4's Layca, under the reading the Section 4.1 chapter
-    uses), ``"mnist"`` (Appendix A.1) or ``"none"``."""
+    uses), ``"mnist"`` (Appendix A.1's regime with the output layer of its ``reading``
+    parameter, a reading of the Section 4.1 chapter's sweep; ``fixed``: the chapter's own
+    output-layer setting, shown beside) or ``"none"``."""
     if section not in SECTIONS:
         raise ValueError(f"section={section!r}: expected one of {', '.join(SECTIONS)}")
     params = report.parameters(name, namespace)
@@ -68,7 +70,9 @@ def setup(name: str, namespace: dict, section: str) -> Setup:
     elif section == "3":
         found = Setup(params, *experiments.section3(params))
     elif section == "mnist":
-        found = Setup(params, *experiments.section4(params, AggregatedMNISTConfig))
+        wtm = chapter_parameters("wtm")
+        data, model, train, fixed, reading, configs = readings.mnist(params, wtm)
+        found = Setup(params, data, model, train, reading, configs, wtm, fixed)
     elif section == "4":
         wtm = params if name == "wtm" else chapter_parameters("wtm")
         data, model, train, reading, configs = readings.main(wtm)

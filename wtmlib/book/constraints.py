@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from wtmlib.claims.reading_rule import reading_names
+from wtmlib.claims.reading_rule import OTHER_LR, reading_names
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,12 @@ def grid(item: Rule, integers: bool = False) -> Rule:
                     item.ok(x, P) and (isinstance(x, int) or not integers) for x in v))
 
 
+# A reading of Section 2.2's optimizer settings in the Section 4.1 chapter's sweep
+# (``P``: that chapter's parameters).
+READING = Rule("'chosen' or a reading of the sweep over output_lrs = {output_lrs} "
+               "(wtmlib.claims.reading_rule.reading_names)",
+               lambda v, P: v == "chosen" or v in reading_names(P["output_lrs"]))
+
 # What each parameter may be, checked before any kernel starts. ``"*"`` holds the rules
 # of parameters several notebooks share (a rule applies where the notebook has the
 # parameter); a notebook's own table adds or overrides. Values the library's
@@ -77,9 +83,7 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
               "fig2_sigmas": grid(at_least(0)), "n_neurons_shown": between(2, "n_hidden")},
     "wtm": {"output_lrs": grid(above(0)), "reading_seeds": at_least(1),
             "causal_bases": between(1, "n_seeds"), "causal_redraws": at_least(1),
-            "reading": Rule("'chosen' or a reading of the sweep over output_lrs = {output_lrs} "
-                            "(wtmlib.claims.reading_rule.reading_names)",
-                            lambda v, P: v == "chosen" or v in reading_names(P["output_lrs"]))},
+            "reading": READING},
     "ablation": {"ablation_sigmas": grid(at_least(0)), "ablation_seeds": at_least(1),
                  "widths": grid(at_least(1), integers=True), "grid_sigmas": grid(at_least(0)),
                  "grid_seeds": at_least(1)},
@@ -92,11 +96,21 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
     "readings": {"columns_shown": at_least(0)},
 }
 
-# A parameter bounded by another chapter's parameter of the same build, for a chapter
-# that reads or re-runs the other's runs: ``(notebook, parameter) -> (other notebook,
-# its parameter)``; every item lies from 0 to the other's value.
-ACROSS: dict[tuple[str, str], tuple[str, str]] = {
-    ("related", "snapshots"): ("wtm", "epochs"),  # Section 4.1's runs, weights kept
+# A parameter judged against another chapter's parameters of the same build, for a
+# chapter that reads or re-runs the other's runs: ``(notebook, parameter) -> (other
+# notebook, rule)``; the rule's ``ok(value, P)`` and its ``allowed`` read the other's ``P``.
+ACROSS: dict[tuple[str, str], tuple[str, Rule]] = {
+    # Section 4.1's runs, weights kept
+    ("related", "snapshots"): ("wtm", Rule(
+        "integers from 0 to the wtm chapter's epochs = {epochs} (this chapter re-runs its runs)",
+        lambda v, P: all(e <= P["epochs"] for e in v))),
+    # Appendix A.1's output layer: a reading of the Section 4.1 chapter's sweep, the same
+    # check as that chapter's own ``reading``; not the other reading of "3^-3", which sets
+    # the hidden layer's Layca rate (the A.1 chapter has its own ``lr``)
+    ("mnist", "reading"): ("wtm", Rule(
+        READING.allowed.replace("the sweep", "the wtm chapter's sweep")
+        + f", except {OTHER_LR!r}",
+        lambda v, P: v != OTHER_LR and READING.ok(v, P))),
 }
 
 # The library's configuration classes each notebook builds from its parameters (by

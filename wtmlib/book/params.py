@@ -213,14 +213,12 @@ def resolve(profile: str, overrides: dict[str, dict] | None = None,
 
 
 def check_across(params: dict[str, dict], other) -> None:
-    """Refuse a value outside ``ACROSS`` (bounded by another chapter's parameter of the
-    same build; ``other(name)`` gives a chapter's parameters not in ``params``)."""
-    for (name, key), (theirs, bound) in ACROSS.items():
+    """Refuse a value outside ``ACROSS`` (judged against another chapter's parameters of
+    the same build; ``other(name)`` gives a chapter's parameters not in ``params``)."""
+    for (name, key), (theirs, rule) in ACROSS.items():
         if name not in params:
             continue
-        limit = (params.get(theirs) or other(theirs))[bound]
+        P = params.get(theirs) or other(theirs)
         value = params[name][key]
-        if any(v > limit for v in value):
-            raise ParameterError(f"parameter {key!r} of notebook {name!r}: got {value!r}; "
-                                 f"allowed: integers from 0 to the {theirs} chapter's "
-                                 f"{bound} = {limit} (this chapter re-runs its runs)")
+        if not rule.ok(value, P):
+            raise _constraint_error(name, key, value, rule, P)

@@ -30,7 +30,8 @@ from wtmlib.build.progress import duration
 from wtmlib.results.pool import local_pool, seed_jobs, store_run
 
 # chapters that read the Section 4.1 reading (``readings.main``), hence the sweep
-READING_CHAPTERS = ("wtm", "ablation", "difficulty", "related", "readings", "explorer")
+# (Appendix A.1's runs take the output layer of a reading of it)
+READING_CHAPTERS = ("wtm", "ablation", "difficulty", "related", "readings", "explorer", "mnist")
 
 
 class Job(NamedTuple):
@@ -72,7 +73,8 @@ class Plan:
         return readings.main(self.P("wtm"))[:3]
 
     def first(self) -> list[Job]:
-        """Runs that need no other run: Section 3's grid, the readings sweep, MNIST."""
+        """Runs that need no other run: Section 3's grid, the readings sweep, Appendix
+        A.1's runs under the chapter's own output-layer setting (shown beside the reading)."""
         names, jobs = set(self.params), []
         if names & {"noise", "related"}:
             jobs += [Job("noise", "noise", j) for j in experiments.noise_jobs(self.P("noise"))]
@@ -82,16 +84,17 @@ class Plan:
             configs = readings.sweep_configs(train, P4["output_lrs"])
             jobs += [Job("wtm", "section4", j) for j in readings.sweep_jobs(
                 data, model, configs, range(P4["reading_seeds"]))]
-        if "mnist" in names or ("explorer" in names and self.P("explorer")["mnist"]):
+        if "mnist" in names:
             PM = self.P("mnist")
-            data, model, train = experiments.section4(PM, AggregatedMNISTConfig)
-            seeds = range(PM["n_seeds"] if "mnist" in names else 1)
-            jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
+            data, model, fixed = experiments.section4(PM, AggregatedMNISTConfig)
+            jobs += [Job("mnist", "mnist", j)
+                     for j in seed_jobs(data, model, fixed, range(PM["n_seeds"]))]
         return jobs
 
     def under_reading(self) -> list[Job]:
         """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
-        the coherence runs (call once the sweep is stored)."""
+        the coherence runs, Appendix A.1's seeds (the explorer's seed 0) with the
+        reading's output layer (call once the sweep is stored)."""
         names = set(self.params)
         if not names & set(READING_CHAPTERS):
             return []
@@ -109,6 +112,11 @@ class Plan:
         if "related" in names:
             jobs += [Job("related", "section4", j) for j in experiments.coherence_jobs(
                 data, model, train, self.P("related"), P4["n_seeds"])]
+        if "mnist" in names or ("explorer" in names and self.P("explorer")["mnist"]):
+            PM = self.P("mnist")
+            data, model, train = readings.mnist(PM, P4)[:3]
+            seeds = range(PM["n_seeds"] if "mnist" in names else 1)
+            jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
         return jobs
 
     def execution(self, name: str) -> Execution:

@@ -14,6 +14,11 @@ chapter's:
 verdicts use. It was written before the sweep's first result was read (commit b821bb0) and
 reads only each reading's stored metrics (test and training accuracy), so every chapter
 applies it cheaply and identically (``choose``).
+
+Appendix A.1 trains its Aggregated MNIST model "with the same settings" but its own
+regime (batch size, epochs, batch norm): ``apply_reading`` gives it a reading's output
+layer, and ``mnist`` its configurations under the reading and under the fixed setting its
+chapter used before (W2 by SGD at rate 1, b2 frozen), shown beside.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from wtmlib.config import Execution, TrainConfig
 from wtmlib.claims.reading_rule import (
     FIT, LITERAL, OTHER_LR, PAPER_ACC_S, grid_name
 )
+from wtmlib.mnist import AggregatedMNISTConfig
 from wtmlib.results.runs import key_of
 from wtmlib.results.pool import prefetch, seed_jobs, seeded
 
@@ -135,3 +141,44 @@ def main(params: dict, execution: Execution | None = None):
                           f"or one of {list(configs)}")
     return data_cfg, model_cfg, configs[name], name, configs
 
+
+
+# The fields of a ``TrainConfig`` that say how the output layer learns: what a reading of
+# the output-rate grid (or the literal reading) sets. The other reading of "3^-3"
+# (``OTHER_LR``) sets the hidden layer's Layca rate ``lr`` too, which is no output-layer
+# setting: a chapter with its own ``lr`` parameter keeps it.
+READING_FIELDS = ("output_layer", "output_lr", "biases", "bias_lr")
+
+
+def apply_reading(train_cfg: TrainConfig, reading_cfg: TrainConfig) -> TrainConfig:
+    """``train_cfg`` (another chapter's regime: epochs, decay, batch size, Layca rate)
+    with the output layer of ``reading_cfg`` (``READING_FIELDS``). A rate of 0 means "the
+    Layca rate"; where the two Layca rates differ, it is written out, so that W2 and b2
+    learn at the reading's rates and a rate equal to ``train_cfg.lr`` is keyed as 0, as
+    ``sweep_configs`` keys it."""
+    same_lr = math.isclose(reading_cfg.lr, train_cfg.lr)
+    output_lr, bias_lr = reading_cfg.output_lr, reading_cfg.bias_lr
+    if not same_lr and reading_cfg.output_layer == "sgd":
+        output_lr = output_lr or reading_cfg.lr
+    if not same_lr and reading_cfg.biases == "sgd":
+        bias_lr = bias_lr or reading_cfg.lr
+        bias_lr = 0.0 if math.isclose(bias_lr, train_cfg.lr) else bias_lr
+    return replace(train_cfg, output_layer=reading_cfg.output_layer, output_lr=output_lr,
+                   biases=reading_cfg.biases, bias_lr=bias_lr)
+
+
+def mnist(params: dict, wtm: dict, execution: Execution | None = None) -> tuple:
+    """``(data, model, train, fixed, name, configs)`` of Appendix A.1 (``params``: its
+    chapter's parameters): ``train`` its regime with the output layer of the reading
+    ``params["reading"]`` of the Section 4.1 chapter's sweep (``wtm``: that chapter's
+    parameters; "chosen": the one ``RULE`` chooses there, the sweep's missing runs
+    trained first); ``fixed`` its regime with its own output-layer parameters
+    (``output_layer``, ``output_lr``, ``biases``), the setting it used before."""
+    name = params["reading"]
+    if name == OTHER_LR:
+        raise ConfigError(f"reading={name!r}: a reading of the Layca rate, which the "
+                          "Appendix A.1 chapter sets with its own lr; choose 'chosen' or "
+                          "an output-layer reading")
+    data, model, fixed = section4(params, AggregatedMNISTConfig)
+    _, _, reading_cfg, name, configs = main({**wtm, "reading": name}, execution)
+    return data, model, apply_reading(fixed, reading_cfg), fixed, name, configs

@@ -16,6 +16,9 @@ TINY = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 MODEL = ModelConfig(n_hidden=12)
 REGIMES = {
     "layca full batch": TrainConfig(epochs=9, lr_decay_epoch=5, snapshots=(0, 3, 9)),
+    # W2's initial norm travels in the optimizer's state
+    "W2 by SGD, norm fixed": TrainConfig(epochs=9, lr_decay_epoch=5, output_layer="sgd",
+                                         output_lr=1.0, output_norm="fixed"),
     "sgd mini-batch": TrainConfig.section3(epochs=9, batch_size=64, until_fit=False,
                                            snapshots=(1, 6)),
     "sgd small batches": TrainConfig.section3(epochs=9, batch_size=4, until_fit=False),

@@ -62,8 +62,8 @@ CASES = [
     ("F3-init-decides-causal", 0.7, 0.05, REPRODUCED),
     ("F3-init-decides-causal", 0.3, 0.05, PARTLY), ("F3-init-decides-causal", 0.6, 0.4, NOT),
     # the share of the mechanism left with the output norm fixed / in each ablation
-    ("B-output-scale", 0.1, 1.0, REPRODUCED), ("B-output-scale", 0.5, 1.0, PARTLY),
-    ("B-output-scale", 0.9, 1.0, NOT),
+    *[(f"B-output-scale{way}", v, 1.0, verdict) for way in ("", "-literal")
+      for v, verdict in ((0.1, REPRODUCED), (0.25, REPRODUCED), (0.5, PARTLY), (0.9, NOT))],
     *[(f"F4-{a}-no-wtm", v, 1.0, verdict) for a in ("linear", "one-neuron", "less-noise")
       for v, verdict in ((0.0, REPRODUCED), (0.5, PARTLY), (1.1, NOT))],
     *[(f"F4-{a}-acc", v, None, verdict) for a in ("linear", "one-neuron", "less-noise")
@@ -235,8 +235,8 @@ def test_calibrated_numbers_and_own_findings_are_counted_apart(results, capsys):
     from wtmlib.build.cli import main
 
     assert BY_ID["S-acc"].category == CALIBRATED and BY_ID["S-acc"].category_note
-    assert {c.id for c in CLAIMS if c.category == OWN} == {"F3-sign-class-gated",
-                                                           "B-output-scale"}
+    assert {c.id for c in CLAIMS if c.category == OWN} == {
+        "F3-sign-class-gated", "B-output-scale", "B-output-scale-literal"}
     store.save_seeds("S-acc", [96.0, 96.2])  # reproduced by its rule, yet calibrated
     store.save("F3-winner-take-most", 0.6, null=0.0)
     store.save("B-output-scale", 0.1, n=3)  # reproduced by its rule, yet our own claim

@@ -93,6 +93,9 @@ CASES = [
     ("keep_neurons", T(keep_neurons=-1)),
     ("keep_mean_sign", T(keep_mean_sign=0)),
     ("keep_probe_means", T(keep_probe_means="no")),
+    ("output_norm", T(output_layer="sgd", output_norm="projected")),
+    ("output_norm", T(output_norm="fixed")),  # Layca on W2 keeps its norm already
+    ("output_norm", T(optimizer="sgd", output_layer="sgd", output_norm="fixed")),
     # execution settings
     ("device", lambda: Execution(device="tpu")),
     ("device", lambda: Execution(device=0)),

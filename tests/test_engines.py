@@ -25,6 +25,11 @@ REGIMES = {
     "layca full batch, SGD output layer": (H, TrainConfig(
         epochs=6, lr_decay_epoch=4, snapshots=(0, 3), output_layer="sgd", output_lr=1.0)),
     "layca full batch, frozen biases": (H, TrainConfig(epochs=5)),
+    "layca full batch, SGD output layer, norm fixed": (H, TrainConfig(
+        epochs=6, lr_decay_epoch=4, output_layer="sgd", output_lr=1.0, output_norm="fixed")),
+    "layca mini-batch, SGD output layer, norm fixed": (H, TrainConfig(
+        epochs=3, batch_size=100, output_layer="sgd", output_lr=1.0, biases="sgd",
+        output_norm="fixed")),
     "sgd until fit": (H, TrainConfig.section3(epochs=12, batch_size=64)),
     "linear, layca": (ModelConfig(n_hidden=12, activation="linear"), TrainConfig(epochs=5)),
     "linear, sgd": (ModelConfig(n_hidden=12, activation="linear"),

@@ -129,3 +129,31 @@ def test_the_eta_rates_each_kind_of_run_by_its_own_finished_runs(monkeypatch):
     status.done(narrow[0], 10.0)  # 10 s per unit for the narrow kind
     assert status.eta() == pytest.approx(100 * 0.5 + 2 * 10.0)
     assert plan.kind(wide[0]) != plan.kind(narrow[0]) == plan.kind(narrow[1])
+
+
+@pytest.mark.parametrize("output_layer", ["sgd", "layca"])
+def test_the_readings_chapter_plans_the_chosen_reading_with_w2_norm_fixed(monkeypatch,
+                                                                          output_layer):
+    """B-output-scale's control: the chosen reading's sweep seeds with W2 projected back to
+    its initial norm, listed as soon as the reading is known; none for a reading whose W2
+    Layca rotates (its norm is fixed already)."""
+    from dataclasses import replace
+
+    from wtmlib.config import TrainConfig
+    from wtmlib.results import experiments
+
+    params = resolve("quick", names=["readings"])
+    P4 = resolve("quick", names=["wtm"])["wtm"]
+    data, model, train = experiments.section4(P4)
+    train = replace(train, output_layer=output_layer, output_lr=1.0)
+    monkeypatch.setattr(plan.Plan, "reading", lambda self: (data, model, train))
+    jobs = [j for j in plan.Plan(params, "quick").under_reading() if j.chapter == "readings"]
+    if output_layer == "layca":
+        assert jobs == []
+        return
+    assert [j.configs[2].seed for j in jobs] == list(range(P4["reading_seeds"]))
+    for j in jobs:
+        t = j.configs[2]
+        assert j.experiment == "section4" and t.output_norm == "fixed"
+        assert replace(t, output_norm="free", seed=0) == replace(train, seed=0)
+        assert isinstance(t, TrainConfig)

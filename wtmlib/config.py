@@ -96,6 +96,7 @@ def keyed(cfg) -> dict:
     return d
 
 ENGINES = ("fast", "reference")
+OUTPUT_NORMS = ("free", "fixed")  # TrainConfig.output_norm
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,11 @@ class TrainConfig:
     * ``output_layer``: "layca" rotates W2 like W1; "sgd" trains it with plain SGD at
       ``output_lr`` (default ``lr``); ``bias_lr`` is the rate of "sgd" biases (default
       ``lr``; the output layer's rate is the other reading of "b2 trained").
+    * ``output_norm``: with ``output_layer="sgd"``, "free" leaves W2's norm to SGD;
+      "fixed" projects W2 back to its initial norm after every step (plain SGD at
+      ``output_lr``, then rescaled). The controlled test of this book's claim that the
+      mechanism needs the output scale to grow: only W2's norm differs from the free
+      run, not its optimizer (Layca on W2, the literal reading, changes both).
     * ``keep_mean_sign``: store the per-sample mean sign of dL/da ``[n_train, n_hidden]``
       (Figure 3 row 4); off, only its per-class summaries are stored (all that the
       class-level measures need). ``keep_probe_means``: store the probe set's pattern
@@ -152,6 +158,7 @@ class TrainConfig:
     keep_probe_means: bool = True  # store the probe set's pattern means (with probe)
     bias_lr: float = added_field(0.0)  # lr of "sgd" biases; 0: same as lr
     keep_dz_sign: bool = added_field(False)  # also count the sign of dL/dz (ReLU-gated)
+    output_norm: str = added_field("free")  # "sgd" output layer: "free" | "fixed" (projected)
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, ("layca", "sgd"))
@@ -175,6 +182,13 @@ class TrainConfig:
         check_type("keep_probe_means", self.keep_probe_means, bool, "True or False")
         check_float("bias_lr", self.bias_lr, 0.0)
         check_type("keep_dz_sign", self.keep_dz_sign, bool, "True or False")
+        check_choice("output_norm", self.output_norm, OUTPUT_NORMS)
+        if self.output_norm == "fixed" and (self.optimizer, self.output_layer) != ("layca", "sgd"):
+            raise ConfigError(
+                f"output_norm='fixed' with optimizer={self.optimizer!r}, output_layer="
+                f"{self.output_layer!r}: W2's norm is projected back only when W2 is trained "
+                "by plain SGD beside Layca (optimizer='layca', output_layer='sgd'); Layca on "
+                "W2 keeps its norm already")
 
     @classmethod
     def section3(cls, **changes) -> "TrainConfig":

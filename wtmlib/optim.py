@@ -15,6 +15,10 @@ initial values. Here each parameter group chooses its rule with ``mode``:
 * ``"layca"`` - the update above;
 * ``"sgd"``   - plain ``w - lr * g`` (e.g. biases trained rather than frozen, or an
   output layer left to SGD with its own learning rate);
+* ``"sgd-fixed-norm"`` - the plain SGD step, then the weights rescaled to their norm at
+  the first step (their initial norm), ``w <- w * ||w_0|| / ||w||``: SGD's direction with
+  the norm held, the control that tells the output layer's norm from its optimizer
+  (``TrainConfig.output_norm = "fixed"``);
 * ``"frozen"`` - untouched (the original code's treatment of biases and batch norm).
 """
 
@@ -24,7 +28,7 @@ import torch
 
 from wtmlib.config import ConfigError, check_choice
 
-MODES = ("layca", "sgd", "frozen")
+MODES = ("layca", "sgd", "sgd-fixed-norm", "frozen")
 
 
 class Layca(torch.optim.Optimizer):
@@ -54,6 +58,13 @@ class Layca(torch.optim.Optimizer):
                 if mode == "sgd":
                     w.add_(w.grad, alpha=-lr)
                     continue
+                if mode == "sgd-fixed-norm":
+                    state = self.state[w]
+                    if "norm0" not in state:  # the first step: w is still the initial one
+                        state["norm0"] = torch.linalg.vector_norm(w)
+                    w.add_(w.grad, alpha=-lr)
+                    w.mul_(state["norm0"] / torch.linalg.vector_norm(w))  # back to ||w_0||
+                    continue
                 norm = torch.linalg.vector_norm(w)
                 # the component of the gradient orthogonal to w, g - <g, w> w / ||w||^2
                 along = torch.vdot(w.grad.reshape(-1), w.reshape(-1)) / -(norm * norm)
@@ -68,14 +79,16 @@ class Layca(torch.optim.Optimizer):
 
 def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     """The optimizer of Section 2.2 for ``model`` (an ``MLP``) and ``cfg`` (``TrainConfig``):
-    SGD on every parameter, or Layca on W1, W2 by ``cfg.output_layer`` and the biases and
-    batch norm by ``cfg.biases`` (groups in that order)."""
+    SGD on every parameter, or Layca on W1, W2 by ``cfg.output_layer`` (an "sgd" W2
+    projected back to its initial norm when ``cfg.output_norm`` is "fixed") and the biases
+    and batch norm by ``cfg.biases`` (groups in that order)."""
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.lr)
     others = [p for n, p in model.named_parameters() if n not in ("hidden.weight", "out.weight")]
+    out_mode = "sgd-fixed-norm" if cfg.output_norm == "fixed" else cfg.output_layer
     return Layca([
         dict(params=[model.hidden.weight], mode="layca"),
-        dict(params=[model.out.weight], mode=cfg.output_layer, lr=cfg.output_lr or cfg.lr),
+        dict(params=[model.out.weight], mode=out_mode, lr=cfg.output_lr or cfg.lr),
         dict(params=others, mode=cfg.biases, lr=cfg.bias_lr or cfg.lr),
     ], lr=cfg.lr)
 

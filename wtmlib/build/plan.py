@@ -93,8 +93,9 @@ class Plan:
 
     def under_reading(self) -> list[Job]:
         """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
-        the coherence runs, Appendix A.1's seeds (the explorer's seed 0) with the
-        reading's output layer (call once the sweep is stored)."""
+        the coherence runs, the readings chapter's runs with W2's norm fixed, Appendix
+        A.1's seeds (the explorer's seed 0) with the reading's output layer (call once the
+        sweep is stored)."""
         names = set(self.params)
         if not names & set(READING_CHAPTERS):
             return []
@@ -103,9 +104,12 @@ class Plan:
             jobs = experiments.wtm_jobs(data, model, train, P4)
         elif names & {"difficulty", "related"}:
             jobs = seed_jobs(data, model, train, range(P4["n_seeds"]))
-        else:  # the explorer's seed 0 (the readings chapter reads the sweep only)
+        else:  # the explorer's seed 0 (the readings chapter reads the sweep and its own runs)
             jobs = seed_jobs(data, model, train, [0]) if "explorer" in names else []
         jobs = [Job("wtm", "section4", j) for j in jobs]
+        if "readings" in names:  # the chosen reading with W2's norm fixed, the sweep's seeds
+            jobs += [Job("readings", "section4", j) for j in experiments.norm_fixed_jobs(
+                data, model, train, range(P4["reading_seeds"]))]
         if "ablation" in names:
             jobs += [Job("ablation", "section4", j)
                      for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]

@@ -132,6 +132,23 @@ def coherence_jobs(data_cfg, model_cfg, train_cfg, params: dict, n_seeds: int) -
                      range(min(params["coherence_seeds"], n_seeds)))
 
 
+def norm_fixed(train_cfg: TrainConfig) -> TrainConfig | None:
+    """A reading whose W2 trains by plain SGD, with W2 projected back to its initial norm
+    after every step (``TrainConfig.output_norm``): the controlled test of this book's
+    condition that the output scale must grow (B-output-scale), which differs from the
+    reading's own runs in W2's norm alone. ``None`` where W2 is not trained by SGD beside
+    Layca (Layca on W2, the literal reading, keeps its norm already)."""
+    if (train_cfg.optimizer, train_cfg.output_layer) != ("layca", "sgd"):
+        return None
+    return replace(train_cfg, output_norm="fixed")
+
+
+def norm_fixed_jobs(data_cfg, model_cfg, train_cfg, seeds) -> list:
+    """The ``norm_fixed`` runs of ``seeds`` (none for a reading without an SGD W2)."""
+    fixed = norm_fixed(train_cfg)
+    return [] if fixed is None else seed_jobs(data_cfg, model_cfg, fixed, seeds)
+
+
 def use_execution(params: dict) -> Execution:
     """The chapter's execution settings (``threads``, ``workers``, ``batch_models`` when
     it has them; no progress bars inside a notebook) as the process's default."""

@@ -1,6 +1,10 @@
 """The reference engine: equation (1) as ``MLP.forward``, autograd, torch optimizers, and
 the paper's signals read where the model exposes them.
 
+The optimizer is ``wtmlib.optim.build_optimizer``'s (Section 2.2's Layca, each layer by
+its rule: an SGD output layer with its norm free or projected back to its initial norm,
+``TrainConfig.output_norm``), the same object the fast engine steps.
+
 Per training pass the hook points hand the recorder (``wtmlib.record``) what Section 4.1
 records: ``hook_pre``'s forward value is the pre-activation z (its pattern means), the
 gradient at ``hook_post`` is dL/da (its sign). This is the path a reader checks against

@@ -3,6 +3,9 @@
 * One model (``FastSingle``): the model's parameters and torch optimizer (Layca, or SGD
   with batch norm) with the written-out passes of ``passes`` and ``batchnorm``; plain SGD
   on mini-batches without batch norm goes through ``sgd.sgd_step_`` (no autograd at all).
+  A Layca run's update is the reference engine's own optimizer (``wtmlib.optim.Layca``),
+  each layer's rule included: W2 by SGD with its norm free or projected back to its
+  initial norm (``TrainConfig.output_norm``) steps the same in both engines.
 * A stack of models (``FastStack``, Section 3's SGD only): weights stacked
   (``W1 [M, h, d]``), each mini-batch step of all members at once through ``sgd_step_``
   on the stack. On the CPU every slice of a ``bmm`` (``baddbmm_``) is the ``mm``

@@ -325,7 +325,10 @@ def date_pairs(pairs: dict) -> plt.Figure:
     ax.plot([0, top], [0, top], color="0.6", lw=1, ls="--")
     ax.set(xlabel="onset of the within-class spread growth (epoch)",
            ylabel="loss-share crossing (epoch)", xscale="symlog", yscale="symlog")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if pairs:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.text(0.5, 0.5, "no run where both happen", transform=ax.transAxes, ha="center")
     fig.tight_layout()
     return fig
 

@@ -76,7 +76,9 @@ def scope_html(rows: list[dict]) -> str:
         kind = "" if r["category"] == PAPER else f" <small>[{html.escape(r['category'])}]</small>"
         items.append(f"<li>{link(r)} <small>§ {html.escape(r['section'])}</small> "
                      f"<i>“{html.escape(r['quote'])}”</i>{number}{kind}</li>")
-    return '<ul class="wtm-scope" style="font-size:90%">' + "".join(items) + "</ul>"
+    return (f'<details class="wtm-scope"><summary>The {len(rows)} claims, one line each '
+            f'(id linked to its chapter)</summary><ul style="font-size:90%">' + "".join(items)
+            + "</ul></details>")
 
 
 def _measured(row: dict) -> str:

@@ -10,12 +10,17 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
 
 from wtmlib.config import ConfigError
 from wtmlib.config import Execution, ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig, make_synthetic
 from wtmlib.training.loop import train, train_models
 from wtmlib.analysis import signs
+from wtmlib.data import difficulty
+from wtmlib.model import build_model
+from wtmlib.training.fast.record import FastRecorder, group_grads
 
 DATA = SyntheticConfig(n_dim=40, l_pat=2, n_pat=6, n_train=300, n_test=60)
 FAST = Execution(device="cpu", progress=False, engine="fast")
@@ -47,6 +52,10 @@ REGIMES = {
                                                             keep_dz_sign=True)),
     "dL/dz signs, linear": (ModelConfig(n_hidden=12, activation="linear"),
                             TrainConfig(epochs=3, keep_dz_sign=True)),
+    "gradient shares, layca full batch": (H, TrainConfig(epochs=5, output_layer="sgd",
+                                                         output_lr=1.0, keep_grad_shares=True)),
+    "gradient shares, linear": (ModelConfig(n_hidden=12, activation="linear"),
+                                TrainConfig(epochs=3, keep_grad_shares=True)),
 }
 COUNTS = ("sign_total", "sign_count", "final_neurons", "dz_sign_total")  # integers: equal exactly
 
@@ -132,3 +141,59 @@ def test_dz_signs_behind_batch_norm_are_refused_by_the_fast_engine(data):
     cfg = TrainConfig(epochs=2, keep_dz_sign=True)
     with pytest.raises(ConfigError, match="keep_dz_sign=True with batchnorm=True"):
         train(data, ModelConfig(n_hidden=12, batchnorm=True), cfg, FAST)
+
+
+def test_gradient_shares_are_recorded_only_when_asked_and_refused_elsewhere(data):
+    cfg = TrainConfig(epochs=3, output_layer="sgd", output_lr=1.0, keep_grad_shares=True)
+    out = train(data, H, cfg, FAST).arrays
+    share = out["history_grad_share_difficult"]
+    assert share.shape == out["history_share_difficult"].shape == (4,)
+    assert ((share > 0) & (share < 1)).all()
+    assert "history_grad_share_difficult" not in train(
+        data, H, replace(cfg, keep_grad_shares=False), FAST).arrays
+    with pytest.raises(ConfigError, match="keep_grad_shares=True with optimizer='sgd'"):
+        TrainConfig.section3(keep_grad_shares=True)
+    with pytest.raises(ConfigError, match="keep_grad_shares=True with optimizer='layca', "
+                                          "batch_size=100"):
+        TrainConfig(batch_size=100, keep_grad_shares=True)
+    for execution in (FAST, REFERENCE):
+        with pytest.raises(ConfigError, match="keep_grad_shares=True with batchnorm=True"):
+            train(data, ModelConfig(n_hidden=12, batchnorm=True), cfg, execution)
+
+
+def test_gradient_share_at_initialization_is_autograd_on_each_group(data):
+    """Row 0: |G_d| / (|G_d| + |G_r|) with G_g the W1 gradient of group g's summed
+    losses, each group through autograd on its own samples only."""
+    cfg = TrainConfig(epochs=1, keep_grad_shares=True)
+    share = train(data, H, cfg, FAST).arrays["history_grad_share_difficult"][0]
+    model = build_model(data.x_train.shape[1], H, cfg.seed)
+    d = difficulty(data.x_train, data.y_train, data.centroids) > 0
+    assert 0 < int(d.sum()) < len(d)
+    norms = []
+    for group in (d, ~d):
+        loss = F.binary_cross_entropy_with_logits(
+            model(data.x_train[group]), data.y_train[group].float(), reduction="sum")
+        norms.append(float(torch.autograd.grad(loss, model.hidden.weight)[0].norm()))
+    assert share == pytest.approx(norms[0] / sum(norms), rel=1e-4)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_gradient_share_of_a_constructed_case(relu):
+    """One hidden neuron (W1 = [1, -1], W2 = 2, b2 = 0), two samples: x_1 = e_1 of class 1
+    (difficult), x_2 = e_2 of class 0 (regular). Both logits are 2 * rho(z): z = 1 and -1.
+    dL_i/dlogit_i = sigmoid(logit_i) - y_i, and dL_i/dW1 = that * W2 * rho'(z_i) * x_i.
+    With the ReLU the regular sample's neuron is off: G_r = 0, share 1. Linear: logits 2
+    and -2, |G_d| = 2 (1 - sigmoid(2)), |G_r| = 2 sigmoid(-2): share 1/2."""
+    x = torch.eye(2)
+    y = torch.tensor([1.0, 0.0])
+    w1, w2 = torch.tensor([[1.0, -1.0]]), torch.tensor([2.0])
+    z = x @ w1.T
+    logits = (z.relu() if relu else z)[:, 0] * w2
+    rec = FastRecorder(x, torch.tensor([0, 1]), y, torch.tensor([True, False]), 2, 1)
+    rec.observe_grad_w(x, w1, w2, logits, relu)
+    g_d, g_r = group_grads(x, w1, w2, logits, y, rec.groups[:, 1:], relu)
+    s2 = torch.sigmoid(torch.tensor(2.0))
+    torch.testing.assert_close(g_d, torch.tensor([[2 * (s2 - 1), 0.0]]))
+    torch.testing.assert_close(g_r, torch.tensor([[0.0, 0.0 if relu else 2 * (1 - s2)]]))
+    expected = 1.0 if relu else 0.5
+    assert float(rec.history["grad_share_difficult"][0]) == pytest.approx(expected)

@@ -138,6 +138,11 @@ class TrainConfig:
     * ``keep_dz_sign``: also store the per-sample and per-class sums of the sign of
       dL/dz = dL/da * 1[z > 0] (Section 4.1's sign gated by the ReLU: zero where the
       neuron is off), the informative variant of a sign that dL/da fixes by the class.
+    * ``keep_grad_shares``: also record, per epoch, the difficult samples' (d > 0, eq. 2)
+      share of the hidden layer's gradient, |G_d| / (|G_d| + |G_r|) with G_g the W1
+      gradient of the summed per-sample losses of group g (Frobenius norms; Section
+      4.2.2: the difficult samples "become the dominant force driving the gradient
+      directions"). Full-batch Layca only (the regime of Section 4).
     """
 
     optimizer: str = "layca"  # "layca" | "sgd"
@@ -159,6 +164,7 @@ class TrainConfig:
     bias_lr: float = added_field(0.0)  # lr of "sgd" biases; 0: same as lr
     keep_dz_sign: bool = added_field(False)  # also count the sign of dL/dz (ReLU-gated)
     output_norm: str = added_field("free")  # "sgd" output layer: "free" | "fixed" (projected)
+    keep_grad_shares: bool = added_field(False)  # record the difficult share of the W1 gradient
 
     def __post_init__(self):
         check_choice("optimizer", self.optimizer, ("layca", "sgd"))
@@ -183,6 +189,12 @@ class TrainConfig:
         check_float("bias_lr", self.bias_lr, 0.0)
         check_type("keep_dz_sign", self.keep_dz_sign, bool, "True or False")
         check_choice("output_norm", self.output_norm, OUTPUT_NORMS)
+        check_type("keep_grad_shares", self.keep_grad_shares, bool, "True or False")
+        if self.keep_grad_shares and (self.optimizer, self.batch_size) != ("layca", 0):
+            raise ConfigError(
+                f"keep_grad_shares=True with optimizer={self.optimizer!r}, batch_size="
+                f"{self.batch_size}: the gradient shares are recorded in Section 4's regime "
+                "only (optimizer='layca', batch_size=0: full batch)")
         if self.output_norm == "fixed" and (self.optimizer, self.output_layer) != ("layca", "sgd"):
             raise ConfigError(
                 f"output_norm='fixed' with optimizer={self.optimizer!r}, output_layer="

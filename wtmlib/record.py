@@ -23,7 +23,14 @@ The recorder never keeps a per-sample tensor per epoch. What it keeps:
   largest |W2| (their indices in ``final_neurons``; Figure 3 row 3);
 * per epoch: loss, train and probe accuracy, and the share of the total training loss
   carried by the difficult (d > 0, eq. 2) and the regular samples (Figure 5), with
-  each group's accuracy and mean loss (Section 5.1).
+  each group's accuracy and mean loss (Section 5.1);
+* per epoch, with ``TrainConfig.keep_grad_shares``: ``grad_share_difficult``, the
+  difficult samples' share of the hidden layer's gradient (Section 4.2.2: they "become
+  the dominant force driving the gradient directions"). With L_i sample i's loss and
+  G_g = sum over the samples i of group g of dL_i/dW1 (so G_d + G_r is the W1 gradient
+  of the summed loss), the share is |G_d| / (|G_d| + |G_r|), Frobenius norms, at the
+  same states as the loss shares (row 0: initialisation). The reference engine takes
+  G_d and G_r from autograd on the model (``observe_group_grads``).
 
 This module is the readable definition: the reference engine hands it what the hook
 points see. The fast engine's recorder (``wtmlib.training.fast.record``) computes the same
@@ -36,7 +43,8 @@ import torch
 import torch.nn.functional as F
 
 HISTORY = ("loss", "train_acc", "share_difficult", "share_regular", "loss_difficult",
-           "loss_regular", "acc_difficult", "acc_regular", "probe_acc", "probe_loss")
+           "loss_regular", "acc_difficult", "acc_regular", "probe_acc", "probe_loss",
+           "grad_share_difficult")
 
 
 def pattern_average_matrix(p: torch.Tensor, n_pat: int) -> torch.Tensor:
@@ -65,6 +73,7 @@ class Recorder:
         # the samples of each group (all, difficult, regular) as columns [n_train, 3]: one
         # product gives every group's summed loss and number correct
         difficult = difficult.bool()
+        self.difficult = difficult
         self.groups = torch.stack([torch.ones_like(difficult), difficult, ~difficult], 1).float()
         self.group_sizes = self.groups.sum(0)
         self.sign_sum: torch.Tensor | None = None  # sum of sign(dL/da) [n_train, n_hidden]
@@ -119,6 +128,15 @@ class Recorder:
                            ("acc_difficult", means_[1, 1]), ("acc_regular", means_[1, 2])):
             h[key].append(value)
 
+    def observe_group_grads(self, grad_difficult: torch.Tensor,
+                            grad_regular: torch.Tensor) -> None:
+        """G_d and G_r ``[n_hidden, n_dim]`` of one state (module docstring): the W1
+        gradients of the summed per-sample losses of the difficult and the regular
+        samples. Records the difficult share of the gradient norm (NaN if both are 0)."""
+        norms = torch.stack([grad_difficult.detach().double().norm(),
+                             grad_regular.detach().double().norm()])
+        self.history["grad_share_difficult"].append((norms[0] / norms.sum()).float())
+
     def observe_probe_means(self, means: torch.Tensor, logits: torch.Tensor) -> None:
         """Pattern means and logits of the probe set at one state."""
         logits = logits.detach()
@@ -156,6 +174,7 @@ class Recorder:
 
         for name, value in state.items():
             setattr(self, name, move(value))
+        self.history = {k: self.history.get(k, []) for k in HISTORY}
 
     def arrays(self, x_train: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor,
                keep_neurons: int, keep_mean_sign: bool = True,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from wtmlib.config import ModelConfig, TrainConfig
+from wtmlib.config import ConfigError, ModelConfig, TrainConfig
 from wtmlib.data import difficulty
 from wtmlib.model import accuracy, model_from_arrays
 from wtmlib.optim import set_lr
@@ -45,6 +45,10 @@ class Engine:
                  device: torch.device, callback=None):
         self.model_cfg, self.cfgs, self.cfg, self.device = model_cfg, cfgs, cfgs[0], device
         self.relu = model_cfg.activation == "relu"
+        if self.cfg.keep_grad_shares and model_cfg.batchnorm:
+            raise ConfigError("keep_grad_shares=True with batchnorm=True: behind batch norm a "
+                              "sample's loss depends on the whole batch, so the gradient has "
+                              "no per-sample split into difficult and regular parts")
 
         def on(t):
             return t.to(device)

@@ -7,7 +7,9 @@ its rule: an SGD output layer with its norm free or projected back to its initia
 
 Per training pass the hook points hand the recorder (``wtmlib.record``) what Section 4.1
 records: ``hook_pre``'s forward value is the pre-activation z (its pattern means), the
-gradient at ``hook_post`` is dL/da (its sign). This is the path a reader checks against
+gradient at ``hook_post`` is dL/da (its sign). With ``TrainConfig.keep_grad_shares``
+each recorded state also hands it G_d and G_r (Section 4.2.2's difficult and regular
+samples' parts of the W1 gradient), by autograd on the summed losses of each group. This is the path a reader checks against
 the paper; ``wtmlib.training.fast`` computes the same signals faster and is tested equal to it.
 """
 
@@ -52,11 +54,26 @@ class ReferenceEngine(Engine):
             self.recs[i].observe_train(z, logits)
             if grad:
                 self.kept[i] = F.binary_cross_entropy_with_logits(logits, self.y[i])
+            if self.cfg.keep_grad_shares:
+                self._group_grads(i)
             self.snapshot(i, epoch)
             if self.cfg.probe:
                 logits, z = self._pass(i, self.xt[i], False)
                 self.recs[i].observe_probe(z, logits)
             self.callback("epoch", epoch, self.models[i])
+
+    def _group_grads(self, i: int) -> None:
+        """G_d and G_r of model ``i`` now (``wtmlib.record``): the W1 gradients of the sum
+        of the per-sample losses over the difficult and over the regular samples, from a
+        pass of its own (no hooks: the recorded derivative signs are the steps' alone)."""
+        model, rec = self.models[i], self.recs[i]
+        w1 = model.hidden.weight
+        with torch.enable_grad():
+            losses = F.binary_cross_entropy_with_logits(model(self.x[i]), self.y[i],
+                                                        reduction="none")
+            grads = [torch.autograd.grad(losses[group].sum(), w1, retain_graph=True)[0]
+                     for group in (rec.difficult, ~rec.difficult)]
+        rec.observe_group_grads(*grads)
 
     def _step(self, i: int, epoch: int, loss_fn) -> None:
         self.optimizer_step(self.opts[i], self.models[i], epoch, loss_fn)

@@ -85,6 +85,8 @@ class FastSingle(Engine):
         rec, w1 = self.recs[0], self.model.hidden.weight
         self.kept = self._logits(self.x[0], "train", grad, self._on_grad() if grad else None)
         rec.observe_train_w(w1, self.kept)
+        if self.cfg.keep_grad_shares:
+            rec.observe_grad_w(self.x[0], w1, self.model.w2, self.kept, self.relu)
         self.snapshot(0, epoch)
         if self.cfg.probe:
             rec.observe_probe_w(w1, self._logits(self.xt[0], "probe"))

@@ -17,6 +17,12 @@ product at the end; the second is zero except in the neurons whose W2 changed si
 within the window, added now to those columns only. No step touches an
 ``[n_train, n_hidden]`` tensor. The sums are small integers, exact in float32: the same
 bits in any order, and the same as the reference recorder's.
+
+Gradient shares (``TrainConfig.keep_grad_shares``, Section 4.2.2): sample i's loss has
+dL_i/dlogit_i = sigmoid(logit_i) - y_i = g_i and dL_i/dz_i = g_i w2 (.) rho'(z_i), so a
+group's W1 gradient is G = sum_i dL_i/dz_i x_i^T = w2 (.) (rho'(Z)^T (g (.) 1_group (.) X)),
+one ``[h, n] @ [n, d]`` product per group (``group_grads``); without ReLU,
+G = w2 (X^T (g (.) 1_group))^T.
 """
 
 from __future__ import annotations
@@ -34,6 +40,21 @@ def gated_sign(grad_logits, w2, x, w1, relu: bool) -> torch.Tensor:
     > 0 (the ReLU's derivative; everywhere for a linear network)."""
     signs = torch.outer(torch.sign(grad_logits.detach()), torch.sign(w2.detach().reshape(-1)))
     return signs * (torch.mm(x, w1.detach().T) > 0) if relu else signs
+
+
+def group_grads(x, w1, w2, logits, y, groups, relu: bool) -> list[torch.Tensor]:
+    """The W1 gradients ``[n_hidden, n_dim]`` of the summed per-sample losses of each
+    group (module docstring), in closed form from the inputs ``x [n, d]``, W1 ``[h, d]``,
+    W2 ``[h]``, the logits and labels ``[n]`` and the groups' indicators ``[n, k]``."""
+    w1, w2 = w1.detach(), w2.detach().reshape(-1)
+    g = torch.sigmoid(logits.detach()) - y  # dL_i/dlogit_i of the summed loss
+    on = (torch.mm(x, w1.T) > 0).to(x.dtype).T if relu else None  # rho'(z) [h, n]
+    out = []
+    for k in range(groups.shape[1]):
+        gk = g * groups[:, k]
+        out.append(w2[:, None] * torch.mm(on, x * gk[:, None]) if relu
+                   else torch.outer(w2, torch.mv(x.T, gk)))
+    return out
 
 
 class FastRecorder(Recorder):
@@ -58,6 +79,13 @@ class FastRecorder(Recorder):
         (computed as ``(xbar W1^T)^T``, the faster layout on a CPU)."""
         self._close_window()
         self.observe_train_means(torch.mm(self.xbar_train, w1.detach().T).T, logits)
+
+    def observe_grad_w(self, x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor,
+                       logits: torch.Tensor, relu: bool) -> None:
+        """G_d and G_r of the state with weights W1, W2 and training ``logits`` from
+        ``group_grads`` (the reference engine takes them from autograd)."""
+        self.observe_group_grads(*group_grads(x, w1, w2, logits, self.y_train,
+                                              self.groups[:, 1:], relu))
 
     def observe_probe_w(self, w1: torch.Tensor, logits: torch.Tensor) -> None:
         """The same state on the probe set."""

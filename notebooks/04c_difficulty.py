@@ -23,6 +23,7 @@
 
 # %% tags=["parameters"]
 onset_factor: float = 1.5  # onset: median within-class spread reaches this multiple of its start
+grad_seeds: int = 3  # of the Section 4.1 seeds, the first re-run recording the gradient shares
 threads: int = 0  # CPU threads for torch (0: torch's default)
 
 # %% tags=["remove-input"]
@@ -31,9 +32,9 @@ import numpy as np
 from wtmlib.analysis import tables
 from wtmlib.book import chapter, plots, report
 from wtmlib.claims import evidence
-from wtmlib.results import pool
+from wtmlib.results import experiments, pool
 from wtmlib.data import difficulty
-from wtmlib.results.runs import load_data_of
+from wtmlib.results.runs import load_data_of, run
 
 section = chapter.setup("difficulty", globals(), "4")  # the Section 4.1 model, data, training
 data_cfg, model_cfg, train_cfg = section.configs
@@ -119,6 +120,59 @@ report.glue("rc_onset_sentence", (
 
 # %% [markdown]
 # Read this way, {glue:text}`rc_onset_sentence`.
+
+# %% [markdown]
+# ## The difficult samples' share of the gradient
+#
+# The paper goes further than the loss: at that stage "the difficult samples become the
+# dominant force driving the gradient directions". The loss share does not show this
+# by itself, since a sample's gradient is its loss derivative times what the network
+# does with its input. Seeds 0..{glue:text}`grad_last` are re-run (same numbers
+# otherwise) recording, at every epoch, the difficult samples' share of the hidden
+# layer's gradient: with $G_g$ the gradient with respect to $W_1$ of the summed losses of
+# group $g$ (so $G_d + G_r$ is the full-batch gradient), the share is
+# $\lVert G_d\rVert / (\lVert G_d\rVert + \lVert G_r\rVert)$ (Frobenius norms).
+
+# %% tags=["hide-input"]
+grad_seed_list = list(range(grad_seeds))
+report.glue("grad_last", grad_seeds - 1)
+grad_runs = [run(*job, "section4")
+             for job in experiments.grad_jobs(data_cfg, model_cfg, train_cfg, grad_seeds)]
+grad_found, grad_timing = evidence.gradient_shares([r.history for r in grad_runs],
+                                                   grad_seed_list)
+display(grad_timing)
+report.figure(plots.panels_vs(np.arange(len(grad_runs[0].history["share_difficult"])), {
+    "difficult share of the W1 gradient": {
+        f"seed {s}": r.history["grad_share_difficult"] for s, r in zip(grad_seed_list, grad_runs)},
+    "difficult share of the training loss": {
+        f"seed {s}": r.history["share_difficult"] for s, r in zip(grad_seed_list, grad_runs)}},
+    "epoch"), "The difficult samples' share of the hidden layer's gradient norm (left) "
+    "beside their share of the training loss (right) over training, seeds "
+    f"{grad_seed_list}; one half is where they match the regular samples.")
+
+# %% tags=["remove-cell"]
+grad_verdicts = evidence.save(grad_found)
+report.glue("grad_sentence", chapter.by_verdict(
+    grad_verdicts["F5-gradient-dominant"],
+    "the difficult samples come to carry at least half of the hidden layer's gradient "
+    "in nearly every seed (F5-gradient-dominant reproduced)",
+    "the difficult samples come to carry at least half of the hidden layer's gradient in "
+    "some seeds but not in enough of them (F5-gradient-dominant partly reproduced)",
+    "the difficult samples never carry half of the hidden layer's gradient "
+    "(F5-gradient-dominant not reproduced)") + "; " + chapter.by_verdict(
+    grad_verdicts["F5-gradient-first"],
+    "where both shares reach one half, the gradient share gets there no later than the "
+    "loss share in nearly every seed, the paper's order (F5-gradient-first reproduced)",
+    "where both shares reach one half, the gradient share gets there first in some seeds "
+    "and the loss share in others (F5-gradient-first partly reproduced)",
+    "where both shares reach one half, the loss share mostly gets there first: the "
+    "gradient follows the loss rather than leading it (F5-gradient-first not reproduced)",
+    "no seed has both shares reach one half, so their order cannot be judged "
+    "(F5-gradient-first not testable)"))
+
+# %% [markdown]
+# In these runs, {glue:text}`grad_sentence`. The epochs at which each share first
+# reaches one half are in the table above (never: infinite).
 #
 # ## Why the timing may differ from the paper
 #

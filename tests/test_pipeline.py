@@ -121,6 +121,7 @@ OUT_OF_RANGE = [
     ("related", "clustering_split", "both", "one of ['train', 'test']"),
     ("related", "rise_window", 0, "a number >= 1"),
     ("difficulty", "onset_factor", 0.0, "a finite number > 0"),
+    ("difficulty", "grad_seeds", 0, "a number >= 1"),
     ("noise", "threads", -1, "a number >= 0"),
 ]
 
@@ -147,6 +148,13 @@ def test_snapshots_beyond_the_wtm_chapters_epochs_are_refused_before_the_kernel(
     ok = resolve("paper", {"wtm": {"epochs": 600}, "related": {"snapshots": [0, 500]}},
                           ["wtm", "related"])
     assert ok["related"]["snapshots"] == [0, 500]
+
+
+def test_gradient_seeds_beyond_the_wtm_chapters_seeds_are_refused_before_the_kernel():
+    with pytest.raises(ParameterError, match="the wtm chapter's n_seeds = 5"):
+        resolve("paper", {"difficulty": {"grad_seeds": 6}}, ["difficulty"])
+    ok = resolve("paper", {"difficulty": {"grad_seeds": 5}}, ["difficulty"])
+    assert ok["difficulty"]["grad_seeds"] == 5
 
 
 def test_the_mnist_reading_is_checked_against_the_wtm_chapters_sweep_before_the_kernel():

@@ -157,3 +157,18 @@ def test_the_readings_chapter_plans_the_chosen_reading_with_w2_norm_fixed(monkey
         assert j.experiment == "section4" and t.output_norm == "fixed"
         assert replace(t, output_norm="free", seed=0) == replace(train, seed=0)
         assert isinstance(t, TrainConfig)
+
+
+def test_the_plan_lists_the_gradient_share_runs_the_difficulty_chapter_loads(tmp_path,
+                                                                             monkeypatch):
+    from wtmlib.results import experiments  # noqa: PLC0415
+    monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
+    params = resolve("quick", {"wtm": TINY_WTM, "difficulty": {"grad_seeds": 1}},
+                     ["wtm", "difficulty"], library=True)
+    p = plan.Plan(params, "quick")
+    jobs = experiments.grad_jobs(*p.reading(), 1)
+    assert [j[2].keep_grad_shares for j in jobs] == [True]
+    assert [key_of(*j.configs) for j in p.under_reading() if j.chapter == "difficulty"] \
+        == [key_of(*j) for j in jobs]
+    text = source_path("difficulty").read_text()
+    assert "experiments.grad_jobs(data_cfg, model_cfg, train_cfg, grad_seeds)" in text

@@ -302,3 +302,34 @@ def test_figure_5s_dates_are_judged_on_the_pairs_where_both_happen(results):
     # fewer than 5 pairs: not testable
     assert evidence.save(evidence.same_time([_timing([3, inf], [4, 5])]))["F5-same-time"] \
         == UNTESTABLE
+
+
+def _history(grad, loss):
+    return {"grad_share_difficult": np.asarray(grad, float),
+            "share_difficult": np.asarray(loss, float)}
+
+
+def test_gradient_shares_are_judged_on_when_each_share_reaches_one_half(results):
+    # seed 0: the gradient share reaches 0.5 at epoch 2, the loss share at 4; seed 1:
+    # both at epoch 3; seed 2: the gradient share peaks at 0.45, the loss share at 0.6
+    runs_ = [_history([0.2, 0.4, 0.55, 0.6, 0.7], [0.1, 0.2, 0.3, 0.45, 0.5]),
+             _history([0.2, 0.3, 0.4, 0.5, 0.6], [0.1, 0.3, 0.4, 0.5, 0.6]),
+             _history([0.2, 0.3, 0.4, 0.45, 0.4], [0.1, 0.3, 0.4, 0.6, 0.6])]
+    found, table = evidence.gradient_shares(runs_, [0, 1, 2])
+    assert list(table.gradient) == [2, 3, math.inf] and list(table.loss) == [4, 3, 3]
+    assert found["F5-gradient-dominant"].values == [pytest.approx(2 / 3)]
+    assert found["F5-gradient-dominant"].n == 3
+    assert found["F5-gradient-first"].values == [1.0] and found["F5-gradient-first"].n == 2
+    verdicts = evidence.save(found)
+    assert verdicts == {"F5-gradient-dominant": registry.PARTLY,
+                        "F5-gradient-first": REPRODUCED}
+    # the loss share first in every seed, and the gradient share never in one: both fail
+    late = [_history([0.2, 0.3, 0.5], [0.5, 0.6, 0.7]), _history([0.1, 0.2, 0.3], [0.6] * 3)]
+    found = evidence.gradient_shares(late, [0, 1])[0]
+    assert found["F5-gradient-dominant"].values == [0.5]
+    assert found["F5-gradient-first"].values == [0.0]
+    assert evidence.save(found)["F5-gradient-first"] == NOT
+    never = [_history([0.1, 0.2], [0.1, 0.2])]
+    found = evidence.gradient_shares(never, [0])[0]
+    assert evidence.save(found) == {"F5-gradient-dominant": NOT,
+                                    "F5-gradient-first": UNTESTABLE}

@@ -87,7 +87,7 @@ CONSTRAINTS: dict[str, dict[str, Rule]] = {
     "ablation": {"ablation_sigmas": grid(at_least(0)), "ablation_seeds": at_least(1),
                  "widths": grid(at_least(1), integers=True), "grid_sigmas": grid(at_least(0)),
                  "grid_seeds": at_least(1)},
-    "difficulty": {"onset_factor": above(0)},
+    "difficulty": {"onset_factor": above(0), "grad_seeds": at_least(1)},
     "related": {"rise_window": at_least(1), "coherence_seeds": at_least(1),
                 "snapshots": grid(at_least(0), integers=True),
                 "clustering_split": one_of("train", "test")},
@@ -107,6 +107,10 @@ ACROSS: dict[tuple[str, str], tuple[str, Rule]] = {
     # Appendix A.1's output layer: a reading of the Section 4.1 chapter's sweep, the same
     # check as that chapter's own ``reading``; not the other reading of "3^-3", which sets
     # the hidden layer's Layca rate (the A.1 chapter has its own ``lr``)
+    # Section 4.2.2's gradient-share runs: seeds of Section 4.1's runs, run again
+    ("difficulty", "grad_seeds"): ("wtm", Rule(
+        "a number from 1 to the wtm chapter's n_seeds = {n_seeds} (this chapter re-runs "
+        "its seeds)", lambda v, P: v <= P["n_seeds"])),
     ("mnist", "reading"): ("wtm", Rule(
         READING.allowed.replace("the sweep", "the wtm chapter's sweep")
         + f", except {OTHER_LR!r}",

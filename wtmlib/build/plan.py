@@ -93,7 +93,7 @@ class Plan:
 
     def under_reading(self) -> list[Job]:
         """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
-        the coherence runs, the readings chapter's runs with W2's norm fixed, Appendix
+        Section 4.2.2's gradient-share runs, the coherence runs, the readings chapter's runs with W2's norm fixed, Appendix
         A.1's seeds (the explorer's seed 0) with the reading's output layer (call once the
         sweep is stored)."""
         names = set(self.params)
@@ -110,6 +110,9 @@ class Plan:
         if "readings" in names:  # the chosen reading with W2's norm fixed, the sweep's seeds
             jobs += [Job("readings", "section4", j) for j in experiments.norm_fixed_jobs(
                 data, model, train, range(P4["reading_seeds"]))]
+        if "difficulty" in names:
+            jobs += [Job("difficulty", "section4", j) for j in experiments.grad_jobs(
+                data, model, train, self.P("difficulty")["grad_seeds"])]
         if "ablation" in names:
             jobs += [Job("ablation", "section4", j)
                      for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]

@@ -177,6 +177,47 @@ def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
     return found, timing
 
 
+def first_reach(curve, level: float = 0.5) -> float:
+    """First epoch at which ``curve`` (row e: the state after e epochs) reaches ``level``;
+    infinite when it never does."""
+    hit = np.flatnonzero(np.asarray(curve, dtype=float) >= level)
+    return float(hit[0]) if len(hit) else np.inf
+
+
+def gradient_shares(histories: list, seeds: list) -> tuple[dict, pd.DataFrame]:
+    """F5-gradient-dominant and F5-gradient-first (Section 4.2.2: the difficult samples
+    "become the dominant force driving the gradient directions") from the histories of
+    runs that kept ``grad_share_difficult`` (``TrainConfig.keep_grad_shares``), and the
+    per-seed table: the first epoch at which the difficult samples' share of the hidden
+    layer's gradient reaches 0.5 (``gradient``), and the same for their share of the
+    training loss (``loss``: the crossing of Figure 5), both infinite when never."""
+    rows = {seed: dict(gradient=first_reach(h["grad_share_difficult"]),
+                       loss=first_reach(h["share_difficult"]),
+                       max_grad_share=float(np.nanmax(h["grad_share_difficult"])),
+                       max_loss_share=float(np.nanmax(h["share_difficult"])))
+            for seed, h in zip(seeds, histories)}
+    table = pd.DataFrame(rows).T.rename_axis("seed")
+    grad, loss = table.gradient.values.astype(float), table.loss.values.astype(float)
+    listed = lambda a: ", ".join("never" if np.isinf(v) else f"{v:.0f}" for v in a)  # noqa: E731
+    peaks = ", ".join(f"{v:.3f}" for v in table.max_grad_share)
+    reached = np.isfinite(grad)
+    both = reached & np.isfinite(loss)
+    n = int(both.sum())
+    gaps = ", ".join(f"{g - c:+.0f}" for g, c in zip(grad[both], loss[both]))
+    found = {
+        "F5-gradient-dominant": Evidence(
+            [float(reached.mean())], 0.0, "0: never", n=len(grad),
+            note=f"gradient share reaches 0.5 at epoch, per seed: {listed(grad)}; largest "
+            f"gradient share per seed: {peaks}"),
+        "F5-gradient-first": Evidence(  # no seed with both: not testable (n = 0)
+            [float(np.mean(grad[both] <= loss[both])) if n else float("nan")], 0.5,
+            "0.5: either order", n=n,
+            note=f"{n} seed(s) where both reach 0.5; gradient minus loss epoch: {gaps}" if n
+            else f"no seed where both reach 0.5 (gradient: {listed(grad)}; loss: "
+            f"{listed(loss)})")}
+    return found, table
+
+
 def same_time(timings: list) -> dict:
     """F5-same-time and F5-order over the (crossing, onset) pairs of ``timings`` (the
     per-seed tables of ``figure5``, one per reading of the sweep) where both happen."""

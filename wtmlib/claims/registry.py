@@ -403,6 +403,24 @@ CLAIMS = [
           "in [0, 24] (4 x the paper's); testable where F5-crossing-occurs holds at least "
           "partly", _between(3, 12, 0, 24), "04c_difficulty", "epoch",
           depends_on="F5-crossing-occurs", min_n=1, log=(_F5_CENSORED,)),
+    Claim("F5-gradient-dominant", "4.2.2", "at that stage, the difficult samples become "
+          "the dominant force driving the gradient directions", "it happens", "share of the "
+          "gradient-share seeds in which the difficult samples' share of the hidden layer's "
+          "gradient, |G_d| / (|G_d| + |G_r|) with G_g the W1 gradient of group g's summed "
+          "losses (Frobenius norms), reaches 0.5 at some epoch (the largest share per seed "
+          "in the note; null 0: never); reproduced >= 0.8 of seeds, partly > 0",
+          _at_least(0.8, 1e-9), "04c_difficulty",
+          log=(RuleChange("2026-12-07", "(none)", "this claim",
+                          "registered before a run computed it"),)),
+    Claim("F5-gradient-first", "4.2.2", "at that stage, the difficult samples become the "
+          "dominant force driving the gradient directions", "gradient share first",
+          "share of the gradient-share seeds where both happen in which the difficult "
+          "samples' share of the hidden layer's gradient reaches 0.5 no later than their "
+          "share of the training loss does (the paper's order: the gradient is what drives; "
+          "null 0.5: either order); reproduced >= 0.8, partly >= 0.5; testable with at "
+          "least 1 such seed", _at_least(0.8, 0.5), "04c_difficulty", min_n=1,
+          log=(RuleChange("2026-12-07", "(none)", "this claim",
+                          "registered before a run computed it"),)),
     Claim("F5-same-time", "4.2.2", "this happens around the same time the winner-take-most "
           "phenomenon appears", "qualitative", "Spearman correlation, over every reading and "
           "seed of the readings sweep where both happen, between the crossing epoch and the "

@@ -114,6 +114,14 @@ def wtm_jobs(data_cfg, model_cfg, train_cfg, params: dict) -> list:
                         range(params["dz_seeds"])) + sum(same, []) + sum(new, []))
 
 
+def grad_jobs(data_cfg, model_cfg, train_cfg, grad_seeds: int) -> list:
+    """Section 4.2.2's gradient-share runs under one reading: seeds 0..grad_seeds-1 of
+    Section 4.1's runs again, recording the difficult samples' share of the hidden
+    layer's gradient (``TrainConfig.keep_grad_shares``)."""
+    return seed_jobs(data_cfg, model_cfg, replace(train_cfg, keep_grad_shares=True),
+                     range(grad_seeds))
+
+
 def ablation_jobs(data_cfg, model_cfg, train_cfg, params: dict) -> list:
     """Section 4.2's runs under one reading: every ablation (``ablation_seeds`` seeds)
     and every condition curve's point (``grid_seeds`` seeds)."""

@@ -24,7 +24,9 @@
 # counts once. The values are read from the
 # files the chapters wrote when they ran (`results/claims/`), never typed in; the same
 # table prints in a terminal with `wtm claims`. Each row links to the chapter whose
-# figure supports it.
+# figure supports it and keeps its long texts folded: click the paper's words to unfold
+# them with the rule, the notes and the claim's rule changes. The buttons above the table
+# show only the claims of one verdict, or of one section of the paper.
 
 # %% tags=["parameters"]
 show_tests: bool = True  # include the "how we test it" column

@@ -124,7 +124,7 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True,
     return (top + filter_html(rows) + '<div class="wtm-scroll"><table class="table '
             'wtm-scorecard" style="font-size:85%"><thead><tr>'
             + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-            + "</tbody></table></div>" + log_html())
+            + "</tbody></table></div>" + _FILTER_SCRIPT + log_html())
 
 
 def _folded_html(row: dict, show_tests: bool) -> str:
@@ -149,12 +149,13 @@ def _folded_html(row: dict, show_tests: bool) -> str:
             f"</summary>{''.join(parts)}</details>")
 
 
-# Shows the filter (hidden without scripts) and hides the rows whose data attribute differs
-# from the chosen value; loads nothing.
+# Right after the scorecard's table (the filter before it): shows the filter (hidden
+# without scripts) and hides the rows whose data attributes differ from the chosen values;
+# loads nothing.
 _FILTER_SCRIPT = """<script>
 (function () {
-  var me = document.currentScript, bar = me.previousElementSibling;
-  var table = me.nextElementSibling.querySelector("table");
+  var scroll = document.currentScript.previousElementSibling;
+  var bar = scroll.previousElementSibling, table = scroll.querySelector("table");
   var chosen = {counted: "", section: ""};
   function apply() {
     table.querySelectorAll("tr.wtm-claim").forEach(function (tr) {
@@ -182,9 +183,9 @@ _FILTER_SCRIPT = """<script>
 
 def filter_html(rows: list[dict]) -> str:
     """Buttons that show only the claims of one counted column (``registry.COUNTED``, those
-    present, with their number) and a list of sections, above the scorecard; an inline
-    script shows them and hides rows (``_FILTER_SCRIPT``). Without it they stay hidden and
-    every row shows."""
+    present, with their number) and a list of sections, above the scorecard; the inline
+    script after the table (``_FILTER_SCRIPT``) shows them and hides rows. Without it they
+    stay hidden and every row shows."""
     n = counts(rows)
     buttons = ['<button type="button" data-counted="" aria-pressed="true">all '
                f"({len(rows)})</button>"] + [
@@ -194,7 +195,7 @@ def filter_html(rows: list[dict]) -> str:
     options = '<option value="">every section</option>' + "".join(
         f'<option value="{html.escape(s)}">§ {html.escape(s)}</option>' for s in sections)
     return ('<div class="wtm-filter" hidden>Show: ' + " ".join(buttons)
-            + f' <label>section <select>{options}</select></label></div>' + _FILTER_SCRIPT)
+            + f' <label>section <select>{options}</select></label></div>')
 
 
 def _note_html(row: dict) -> str:

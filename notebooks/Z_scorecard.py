@@ -43,10 +43,12 @@ profile = provenance.current_profile()
 rows = store.table(profile)
 plots.style()
 display(HTML(scorecard.banner_html(profile)))
+# the table first, one line per claim: it is what a reader comes for; the figure after it
+display(HTML(scorecard.scorecard_html(profile, show_tests, banner=False, log=False)))
 report.figure(plots.claims_figure(rows, provenance.is_preview(profile)),
               plots.claims_caption(provenance.is_preview(profile))
-              + " The table below gives each claim's words, rule and values.", "S.2")
-display(HTML(scorecard.scorecard_html(profile, show_tests, banner=False)))
+              + " The table above gives each claim's words, rule and values.", "S.2")
+display(HTML(scorecard.log_html()))
 for column, n in store.counts(rows).items():
     report.glue(f"n_{column.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))

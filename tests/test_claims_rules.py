@@ -320,3 +320,10 @@ def test_scorecard_is_one_row_per_claim_with_long_texts_folded_and_a_filter(resu
     assert "fetch(" not in page and "import(" not in page
     short = scorecard.scorecard_html("paper", show_tests=False)
     assert html.escape(BY_ID["S-acc"].test) not in short and "Rule:" not in short
+
+
+def test_scorecard_without_its_rule_change_table(results):
+    """A page that shows the rule-change table elsewhere leaves it out of the scorecard."""
+    page = scorecard.scorecard_html("paper", log=False)
+    assert "Rule changes</h3>" not in page and page.count('<tr class="wtm-claim"') == len(CLAIMS)
+    assert "Rule changes</h3>" in scorecard.scorecard_html("paper")

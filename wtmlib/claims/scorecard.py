@@ -84,7 +84,7 @@ def banner_html(profile: str | None = None) -> str:
 
 
 def scorecard_html(profile: str | None = None, show_tests: bool = True,
-                   banner: bool = True) -> str:
+                   banner: bool = True, log: bool = True) -> str:
     """The scorecard as an HTML table, one row per claim: its short columns (claim and
     section, the paper's value, ours, the null, the verdict) in view, its long texts (the
     paper's words, the rule with ``show_tests``, the notes, the rule changes) folded in the
@@ -93,7 +93,8 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True,
     inline script: without it every row shows). In a preview (reduced size) every verdict
     is marked as one, in a neutral colour, under a banner (``banner_html``; left out with
     ``banner=False``, for a page that shows it above something else); the paper-profile
-    verdicts stand beside them when the paper profile's values exist."""
+    verdicts stand beside them when the paper profile's values exist. The table of every
+    rule change (``log_html``) follows it, or not with ``log=False``."""
     profile = profile or current_profile()
     preview = is_preview(profile)
     rows = table(profile)
@@ -124,7 +125,7 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True,
     return (top + filter_html(rows) + '<div class="wtm-scroll"><table class="table '
             'wtm-scorecard" style="font-size:85%"><thead><tr>'
             + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
-            + "</tbody></table></div>" + _FILTER_SCRIPT + log_html())
+            + "</tbody></table></div>" + _FILTER_SCRIPT + (log_html() if log else ""))
 
 
 def _folded_html(row: dict, show_tests: bool) -> str:

@@ -24,7 +24,9 @@
 # counts once. The values are read from the
 # files the chapters wrote when they ran (`results/claims/`), never typed in; the same
 # table prints in a terminal with `wtm claims`. Each row links to the chapter whose
-# figure supports it.
+# figure supports it and keeps its long texts folded: click the paper's words to unfold
+# them with the rule, the notes and the claim's rule changes. The buttons above the table
+# show only the claims of one verdict, or of one section of the paper.
 
 # %% tags=["parameters"]
 show_tests: bool = True  # include the "how we test it" column
@@ -41,10 +43,12 @@ profile = provenance.current_profile()
 rows = store.table(profile)
 plots.style()
 display(HTML(scorecard.banner_html(profile)))
+# the table first, one line per claim: it is what a reader comes for; the figure after it
+display(HTML(scorecard.scorecard_html(profile, show_tests, banner=False, log=False)))
 report.figure(plots.claims_figure(rows, provenance.is_preview(profile)),
               plots.claims_caption(provenance.is_preview(profile))
-              + " The table below gives each claim's words, rule and values.", "S.2")
-display(HTML(scorecard.scorecard_html(profile, show_tests, banner=False)))
+              + " The table above gives each claim's words, rule and values.", "S.2")
+display(HTML(scorecard.log_html()))
 for column, n in store.counts(rows).items():
     report.glue(f"n_{column.replace(' ', '_')}", n)
 report.glue("n_claims", len(rows))

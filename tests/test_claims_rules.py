@@ -2,6 +2,7 @@
 values; the "holds by construction" verdict; a failure counted once; the rule-change log
 shown by ``wtm claims`` and on the scorecard."""
 
+import html
 import io
 import math
 import re
@@ -282,3 +283,51 @@ def test_the_stored_paper_claims_fail_in_their_controls():
     if store.load("F3-winner-take-most", "paper") is None:
         pytest.skip("no paper-profile claims stored in this results folder")
     assert scorecard.control_conflicts("paper") == []
+
+
+def test_scorecard_is_one_row_per_claim_with_long_texts_folded_and_a_filter(results):
+    """One row per claim: its short columns in view, its long texts (the paper's words, the
+    rule, the notes, the rule changes) inside the row's ``<details>``; each row carries its
+    counted column and section for the filter, whose buttons name every column present;
+    the filter's script is inline and loads nothing."""
+    store.save_seeds("F3-intraclass", [1.0, 0.9], null=[0.4, 0.6],
+                     null_note="strict share at initialization")
+    store.save_seeds("S-acc", [96.0, 96.2])  # calibrated
+    store.save("F3-sign-class", 1.0)  # holds by construction
+    page = scorecard.scorecard_html("paper")
+    rows = store.table("paper")
+    found = re.findall(r'<tr class="wtm-claim" data-counted="([^"]*)" data-section="([^"]*)">'
+                       r"(.*?)</tr>", page)
+    assert len(found) == len(CLAIMS) == page.count('<tr class="wtm-claim"')
+    for r, (counted, section, cells) in zip(rows, found):
+        assert (counted, section) == (r["counted"], html.escape(r["section"])), r["id"]
+        short, folded = cells.split('<details class="wtm-more">')
+        assert f'<a href="{r["chapter"]}.html">{r["id"]}</a>' in short
+        assert short.count("<td>") == 6 and "<br>" not in short, r["id"]  # one line each
+        assert scorecard.format_value(r) in short and scorecard.format_null(r) in short
+        for text in filter(None, (r["quote"], r["test"], r["null_note"],
+                                  *(ch.reason for ch in r["log"]))):
+            assert html.escape(text) in folded and html.escape(text) not in short, r["id"]
+    assert "strict share at initialization" in page and "Holds by construction:" in page
+    buttons = re.findall(r'<button type="button" data-counted="([^"]*)"[^>]*>([^<]*)</button>',
+                         page)
+    present = {c: n for c, n in store.counts(rows).items() if n}
+    assert buttons == [("", f"all ({len(CLAIMS)})")] + [
+        (c, f"{html.escape(c)} ({n})") for c, n in present.items()]
+    assert {CALIBRATED, BY_CONSTRUCTION, REPRODUCED, MISSING} <= set(present)
+    for section in {r["section"] for r in rows}:
+        assert f'<option value="{html.escape(section)}">' in page, section
+    assert '<div class="wtm-filter" hidden>' in page  # shown by its script only
+    scripts = re.findall(r"<script\b[^>]*>", page)
+    assert scripts == ["<script>"] and "http" not in page.split("<script>")[1].split(
+        "</script>")[0]
+    assert "fetch(" not in page and "import(" not in page
+    short = scorecard.scorecard_html("paper", show_tests=False)
+    assert html.escape(BY_ID["S-acc"].test) not in short and "Rule:" not in short
+
+
+def test_scorecard_without_its_rule_change_table(results):
+    """A page that shows the rule-change table elsewhere leaves it out of the scorecard."""
+    page = scorecard.scorecard_html("paper", log=False)
+    assert "Rule changes</h3>" not in page and page.count('<tr class="wtm-claim"') == len(CLAIMS)
+    assert "Rule changes</h3>" in scorecard.scorecard_html("paper")

@@ -60,7 +60,7 @@ def _category_html(row: dict) -> str:
     """A calibrated number or an own finding, named under its verdict (and counted apart)."""
     if row["category"] == PAPER:
         return ""
-    return (f'<br><span class="wtm-category" style="background:{COLOURS[row["category"]]};'
+    return (f' <span class="wtm-category" style="background:{COLOURS[row["category"]]};'
             f'padding:1px 3px" title="{html.escape(row["category_note"])}"><small>'
             f'{html.escape(row["category"])}</small></span>')
 
@@ -84,42 +84,119 @@ def banner_html(profile: str | None = None) -> str:
 
 
 def scorecard_html(profile: str | None = None, show_tests: bool = True,
-                   banner: bool = True) -> str:
-    """The scorecard as an HTML table. In a preview (reduced size) every verdict is
-    marked as one, in a neutral colour, under a banner (``banner_html``; left out with
+                   banner: bool = True, log: bool = True) -> str:
+    """The scorecard as an HTML table, one row per claim: its short columns (claim and
+    section, the paper's value, ours, the null, the verdict) in view, its long texts (the
+    paper's words, the rule with ``show_tests``, the notes, the rule changes) folded in the
+    row's last cell. Each row carries its counted column and section (``data-counted``,
+    ``data-section``) for the filter above the table (``filter_html``; a few lines of
+    inline script: without it every row shows). In a preview (reduced size) every verdict
+    is marked as one, in a neutral colour, under a banner (``banner_html``; left out with
     ``banner=False``, for a page that shows it above something else); the paper-profile
-    verdicts stand beside them when the paper profile's values exist."""
+    verdicts stand beside them when the paper profile's values exist. The table of every
+    rule change (``log_html``) follows it, or not with ``log=False``."""
     profile = profile or current_profile()
     preview = is_preview(profile)
     rows = table(profile)
     paper = {r["id"]: r for r in table("paper")} if preview else {}
     with_paper = any(r["verdict"] != MISSING for r in paper.values())
-    head = ["claim", "the paper says", *(["how we test it"] if show_tests else []),
-            "ours" + (f" ({profile})" if preview else ""), "null", "verdict",
-            *(["paper profile"] if with_paper else [])]
+    head = ["claim", "paper", "ours" + (f" ({profile})" if preview else ""), "null",
+            "verdict", *(["paper profile"] if with_paper else []),
+            "the paper's words" + (", how we test it" if show_tests else "")]
     body = []
     for r in rows:
-        ours = format_value(r) + format_interval(r) + _note_html(r)
+        ours = format_value(r) + format_interval(r)
         if r["profile"] and r["profile"] != profile:
-            ours += f" <br><small><b>from profile {html.escape(r['profile'])}</b></small>"
-        said = f"<i>“{html.escape(r['quote'])}”</i>" + (
-            f"<br><small>paper: {html.escape(r['paper'])}</small>" if r["paper"] else "")
-        null = format_null(r) + (f" <br><small>({html.escape(r['null_note'])})</small>"
-                                 if r["null_note"] else "")
-        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a><br><small>§ {r["section"]}'
-                 f"</small>", said, *([f"<small>{html.escape(r['test'])}</small>"
-                                       + _why_html(r)] if show_tests else []),
-                 ours, null, _verdict_html(r["verdict"], preview) + _category_html(r) + (
-                     f"<br><small>({html.escape(r['depends_on'])} failed)</small>"
+            ours += f" <small><b>(profile {html.escape(r['profile'])})</b></small>"
+        cells = [f'<a href="{r["chapter"]}.html">{r["id"]}</a> <small>§&nbsp;'
+                 f'{html.escape(r["section"])}</small>', html.escape(r["paper"]) or "-",
+                 ours, format_null(r),
+                 _verdict_html(r["verdict"], preview) + _category_html(r) + (
+                     f" <small>({html.escape(r['depends_on'])} failed)</small>"
                      if r["verdict"] == UNTESTABLE and r["depends_on"] else "")]
         if with_paper:
             p = paper[r["id"]]
-            cells.append(f"{format_value(p)}<br>{_verdict_html(p['verdict'], False)}")
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            cells.append(f"{format_value(p)} {_verdict_html(p['verdict'], False)}")
+        cells.append(_folded_html(r, show_tests))
+        body.append(f'<tr class="wtm-claim" data-counted="{html.escape(r["counted"])}" '
+                    f'data-section="{html.escape(r["section"])}">'
+                    + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     top = banner_html(profile) if banner else ""
-    return (top + '<div class="wtm-scroll"><table class="table wtm-scorecard" '
-            'style="font-size:85%"><thead><tr>' + "".join(f"<th>{h}</th>" for h in head)
-            + "</tr></thead><tbody>" + "".join(body) + "</tbody></table></div>" + log_html())
+    return (top + filter_html(rows) + '<div class="wtm-scroll"><table class="table '
+            'wtm-scorecard" style="font-size:85%"><thead><tr>'
+            + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(body)
+            + "</tbody></table></div>" + _FILTER_SCRIPT + (log_html() if log else ""))
+
+
+def _folded_html(row: dict, show_tests: bool) -> str:
+    """A claim's long texts, folded: the paper's words (the summary, cut to one line by the
+    page's style until unfolded), then the rule, the notes and the claim's rule changes."""
+    parts = []
+    if show_tests:
+        parts.append(f"<p><b>Rule:</b> {html.escape(row['test'])}</p>" + _why_html(row))
+    if row["note"]:
+        parts.append(f"<p><b>Note:</b> {html.escape(row['note'])}</p>")
+    if row["null_note"]:
+        parts.append(f"<p><b>Null:</b> {html.escape(row['null_note'])}</p>")
+    if row["category_note"]:
+        parts.append(f"<p><b>{html.escape(row['category'])}:</b> "
+                     f"{html.escape(row['category_note'])}</p>")
+    if row["log"]:
+        parts.append("<p><b>Rule changes:</b></p><ul>" + "".join(
+            f"<li>{html.escape(ch.date)}: was “{html.escape(ch.old)}”, now "
+            f"“{html.escape(ch.new)}” ({html.escape(ch.reason)})</li>" for ch in row["log"])
+            + "</ul>")
+    return (f'<details class="wtm-more"><summary><i>“{html.escape(row["quote"])}”</i>'
+            f"</summary>{''.join(parts)}</details>")
+
+
+# Right after the scorecard's table (the filter before it): shows the filter (hidden
+# without scripts) and hides the rows whose data attributes differ from the chosen values;
+# loads nothing.
+_FILTER_SCRIPT = """<script>
+(function () {
+  var scroll = document.currentScript.previousElementSibling;
+  var bar = scroll.previousElementSibling, table = scroll.querySelector("table");
+  var chosen = {counted: "", section: ""};
+  function apply() {
+    table.querySelectorAll("tr.wtm-claim").forEach(function (tr) {
+      tr.hidden = (chosen.counted !== "" && tr.dataset.counted !== chosen.counted) ||
+                  (chosen.section !== "" && tr.dataset.section !== chosen.section);
+    });
+  }
+  bar.querySelectorAll("button").forEach(function (b) {
+    b.addEventListener("click", function () {
+      chosen.counted = b.dataset.counted;
+      bar.querySelectorAll("button").forEach(function (o) {
+        o.setAttribute("aria-pressed", String(o === b));
+      });
+      apply();
+    });
+  });
+  bar.querySelector("select").addEventListener("change", function (e) {
+    chosen.section = e.target.value;
+    apply();
+  });
+  bar.hidden = false;
+})();
+</script>"""
+
+
+def filter_html(rows: list[dict]) -> str:
+    """Buttons that show only the claims of one counted column (``registry.COUNTED``, those
+    present, with their number) and a list of sections, above the scorecard; the inline
+    script after the table (``_FILTER_SCRIPT``) shows them and hides rows. Without it they
+    stay hidden and every row shows."""
+    n = counts(rows)
+    buttons = ['<button type="button" data-counted="" aria-pressed="true">all '
+               f"({len(rows)})</button>"] + [
+        f'<button type="button" data-counted="{html.escape(c)}" aria-pressed="false">'
+        f"{html.escape(c)} ({k})</button>" for c, k in n.items() if k]
+    sections = list(dict.fromkeys(r["section"] for r in rows))
+    options = '<option value="">every section</option>' + "".join(
+        f'<option value="{html.escape(s)}">§ {html.escape(s)}</option>' for s in sections)
+    return ('<div class="wtm-filter" hidden>Show: ' + " ".join(buttons)
+            + f' <label>section <select>{options}</select></label></div>')
 
 
 def _note_html(row: dict) -> str:
@@ -157,11 +234,11 @@ def _why_html(row: dict) -> str:
     """Why a claim holds by construction, and which claim it depends on."""
     out = ""
     if row["construction"]:
-        out += (f"<br><small><b>Holds by construction:</b> "
-                f"{html.escape(row['construction'])}</small>")
+        out += (f"<p><b>Holds by construction:</b> "
+                f"{html.escape(row['construction'])}</p>")
     if row["depends_on"]:
-        out += (f"<br><small>Depends on {html.escape(row['depends_on'])}: not testable "
-                f"where that claim fails (the failure counts once).</small>")
+        out += (f"<p>Depends on {html.escape(row['depends_on'])}: not testable "
+                f"where that claim fails (the failure counts once).</p>")
     return out
 
 

@@ -81,6 +81,18 @@ def test_every_claim_has_a_value_after_the_quick_book(built_book, monkeypatch, c
         assert r["id"] in page
 
 
+def test_no_claim_reproduced_in_the_quick_book_passes_in_its_controls(built_book, monkeypatch):
+    """The control columns the quick book stored (the linear model, the literal reading):
+    a claim counted as reproduced must not be reproduced there too."""
+    from wtmlib.claims import scorecard
+
+    root, _ = built_book
+    monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
+    stored = [store.table(column) for column in scorecard.controls("quick").values()]
+    assert all(any(r["verdict"] != registry.MISSING for r in rows) for rows in stored)
+    assert scorecard.control_conflicts("quick") == []
+
+
 def test_the_first_page_is_the_summary_of_every_claim(built_book, monkeypatch):
     root, html = built_book
     monkeypatch.setenv("WTM_RESULTS", str(root / "results"))

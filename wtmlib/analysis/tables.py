@@ -58,18 +58,17 @@ def with_sd(mean: pd.DataFrame, sd: pd.DataFrame, digits: int = 3) -> pd.DataFra
                         index=mean.index, columns=mean.columns)
 
 
-def settings_table(runs: dict, early_epoch: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One model's runs under several settings (``{setting: runs}``, the same seeds, e.g.
-    Appendix A.1 under the chosen reading and under its earlier fixed output layer):
-    ``(mean, sd)`` over seeds, rows the settings, columns the test accuracy in % and
-    ``wtm_table``'s winner-take-most measures (``READING_MEASURES``)."""
+def settings_table(by_setting: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One model's runs under several settings (``{setting: wtm_table of its runs}``, the
+    same seeds, e.g. Appendix A.1 under the chosen reading and under its earlier fixed
+    output layer): ``(mean, sd)`` over seeds, rows the settings, columns the test accuracy
+    in % and the winner-take-most measures (``READING_MEASURES``)."""
     stats = {}
-    for name, results in runs.items():
-        t = wtm_table(results, early_epoch)
-        t = t.assign(test_acc=100 * t["test_acc"].astype(float))
+    for name, table in by_setting.items():
+        t = table.assign(test_acc=100 * table["test_acc"].astype(float))
         stats[name] = mean_sd(t[["test_acc", *READING_MEASURES]])
     mean = pd.DataFrame({n: s["mean"] for n, s in stats.items()}).T
-    sd = pd.DataFrame({n: s["sd"] if len(runs[n]) > 1 else s["sd"] * np.nan  # one seed: none
+    sd = pd.DataFrame({n: s["sd"] if len(by_setting[n]) > 1 else s["sd"] * np.nan  # one seed
                        for n, s in stats.items()}).T
     return mean.rename(columns={"test_acc": "test accuracy (%)"}), sd.rename(
         columns={"test_acc": "test accuracy (%)"})

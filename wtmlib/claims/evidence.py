@@ -329,11 +329,11 @@ def coherence_early(coherence: pd.DataFrame, early: int = 10) -> dict:
         + ", ".join(f"{s}: {r:.3g}" for s, r in ratios.items()))}
 
 
-def mnist(results: list, note: str, early_epoch: int) -> dict:
+def mnist(results: list, note: str, early_epoch: int, table=None) -> dict:
     """MNIST-acc (Appendix A.1): test accuracy per seed, in %; and Figure 6's mechanism,
     F3-winner-take-most's and F3-one-class's measures on the same runs (digits as
-    patterns)."""
-    on_s = mechanism(results, early_epoch)
+    patterns); ``table``: the runs' ``wtm_table`` when already computed."""
+    on_s = mechanism(results, early_epoch, table)
     return {"MNIST-acc": Evidence([100 * r.metrics["test_acc"] for r in results], note=note),
             "A1-winner-take-most": on_s["F3-winner-take-most"],
             "A1-one-class": on_s["F3-one-class"]}

@@ -21,8 +21,8 @@ import tomllib
 from pathlib import Path
 
 from wtmlib.book.constraints import ACROSS, CONSTRAINTS, LIBRARY_CONFIGS, Rule
+from wtmlib.results.provenance import ROOT  # the checkout
 
-ROOT = Path(__file__).resolve().parents[2]  # the checkout
 NOTEBOOKS = ROOT / "notebooks"
 PROFILES = NOTEBOOKS / "profiles.toml"
 INTERACTIVE = "interactive"  # the profile of a notebook run by hand (claims it records)

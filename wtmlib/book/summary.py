@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import math
 
-from wtmlib.claims.registry import (BY_CONSTRUCTION, CALIBRATED, MISSING, NOT, OWN, PAPER,
+from wtmlib.claims.registry import (BY_CONSTRUCTION, CALIBRATED, COUNTED, MISSING, NOT, OWN, PAPER,
                                     PARTLY, REPRODUCED, UNTESTABLE)
 from wtmlib.claims.scorecard import format_interval, format_null, format_value
 
@@ -135,8 +135,6 @@ def findings_html(rows: list[dict], preview: bool = False) -> str:
 def columns_html(rows: list[dict]) -> str:
     """Every claim under the column it is counted in (``registry.COUNTED`` order), linked
     to its chapter; empty columns left out."""
-    from wtmlib.claims.registry import COUNTED  # noqa: PLC0415
-
     lines = []
     for column in COUNTED:
         ids = [r for r in rows if r["counted"] == column]

@@ -19,11 +19,13 @@ import time
 from dataclasses import replace
 from typing import NamedTuple
 
+from wtmlib.build import thin
 from wtmlib.claims import readings
+from wtmlib.claims.reading_rule import LITERAL
 from wtmlib.results import cache, experiments
 from wtmlib.config import Execution
 from wtmlib.mnist import AggregatedMNISTConfig
-from wtmlib.book.params import resolve
+from wtmlib.book.params import notebook_names, resolve
 from wtmlib.results.runs import key_of, run
 from wtmlib.build.pipeline import Stopped
 from wtmlib.build.progress import duration
@@ -126,6 +128,38 @@ class Plan:
             jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
         return jobs
 
+    def reads(self, root=None) -> thin.Reads | None:
+        """What the book's chapters read of their runs (``thin.Reads``), with every
+        chapter's parameters (this plan's, the profile's for the others), or ``None``
+        while the readings sweep is not stored in ``root`` (the runs drawn depend on the
+        reading it chooses). Mirrors the chapters: the runs they draw over training
+        (the readings page, Section 4.1's spread curves, the explorer) and those whose
+        spread onset Figure 5 scans (every reading, the chosen one's seeds, the linear
+        control)."""
+        P4, PM = self.P("wtm"), self.P("mnist")
+        data, model, train = experiments.section4(P4)
+        configs = readings.sweep_configs(train, P4["output_lrs"])
+        sweep = readings.sweep_jobs(data, model, configs, range(P4["reading_seeds"]))
+        if not all(cache.paths("section4", key_of(*job), root)[1].exists() for job in sweep):
+            return None
+        data, model, chosen = self.reading()
+        everything = Plan({name: self.P(name) for name in notebook_names()}, self.profile)
+        seeds = range(P4["reading_seeds"])
+        drawn = (seed_jobs(data, model, chosen, seeds)
+                 + seed_jobs(data, model, configs[LITERAL], seeds)
+                 + experiments.norm_fixed_jobs(data, model, chosen, seeds)
+                 + seed_jobs(*readings.mnist(PM, P4)[:3], [0]))
+        scanned = (sweep + seed_jobs(data, model, chosen, range(P4["n_seeds"]))
+                   + seed_jobs(*experiments.linear_control(data, model, chosen),
+                               range(self.P("ablation")["ablation_seeds"])))
+        return thin.Reads(
+            epochs=tuple(sorted({P4["early_epoch"], *P4["onset_epochs"], PM["early_epoch"]})),
+            onset_factor=float(self.P("difficulty")["onset_factor"]),
+            drawn=frozenset(key_of(*job) for job in drawn),
+            scanned=frozenset(key_of(*job) for job in scanned),
+            listed={key_of(*job.configs): job.experiment
+                    for job in everything.first() + everything.under_reading()})
+
     def execution(self, name: str) -> Execution:
         """The execution settings of the chapter that asks for a run (no progress bars)."""
         return replace(experiments.configs(self.P(name), Execution), progress=False)
@@ -151,9 +185,15 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
     """Train every run the chapters of ``params`` need that is not stored, on the most
     ``workers`` any of them asks for (one by one in this process for 0 or 1); how many
     were trained. Each run is stored as it ends: a killed build keeps them, and an
-    error in one stops the build before any notebook runs."""
+    error in one stops the build before any notebook runs. Then every run is thinned
+    to what the chapters read (``thin.thin_stored``); a run stored thinned that they
+    read more of is dropped first, to be trained again."""
     plan, seen = Plan(params, profile), set()
     later = bool(set(params) & set(READING_CHAPTERS))
+    reads = plan.reads(root)  # known here when the sweep is stored already
+    if reads is not None:
+        mine = plan.first() + plan.under_reading()
+        thin.drop_insufficient(reads, {key_of(*job.configs) for job in mine}, root, log)
     first = missing(plan.first(), plan, root, seen)
     workers = max((plan.P(n).get("workers", 0) for n in params), default=0)
     status = _Status(log, every_s, workers)
@@ -173,6 +213,9 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
         stop.notes.append(status.stopped(root))
         raise
     status.finish()
+    reads = plan.reads(root)
+    if reads is not None:
+        thin.thin_stored(reads, root, log)
     return status.n_done
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from wtmlib.analysis import measures
+from wtmlib.analysis import measures, signs
 from wtmlib.build import thin
 from wtmlib.config import ModelConfig, TrainConfig
 from wtmlib.data import SyntheticConfig, pattern_class
@@ -142,10 +142,12 @@ def test_the_onset_is_the_same_on_the_thinned_run(seed):
 def test_kept_follows_who_reads_what():
     arrays = _spread_run(np.linspace(1, 3, 41))
     arrays["pattern_means_probe"] = arrays[NAME].copy()
+    arrays["sign_total"] = np.zeros((4, 5), np.int16)
     assert thin.kept("k", arrays, _reads("k", drawn=frozenset({"k"}))) is None
     assert thin.kept("other", arrays, _reads("k")) is None  # not read by this build: whole
     kept, promise = thin.kept("k", arrays, _reads("k", epochs=(0, 5, 10, 99)))
     assert kept[NAME] == kept["pattern_means_probe"] == cache.Kept((0, 5, 10, 40), (0, 1))
+    assert kept["sign_total"] is None  # per-sample signs: only the figures of drawn runs
     assert promise == {"epochs": [0, 5, 10, 99], "neurons": "final_neurons",
                        "onset_factor": None}
     scanned, _ = thin.kept("k", arrays, _reads("k", scanned=frozenset({"k"})))
@@ -158,7 +160,13 @@ def test_sufficient_and_drop_insufficient(tmp_path):
     reads = _reads(full.key, epochs=(5,))
     assert thin.thin_stored(reads, tmp_path, log=lambda *_: None)["runs"] == 1
     assert thin.thin_stored(reads, tmp_path, log=lambda *_: None)["runs"] == 0  # idempotent
+    res = cache.load("runs", full.key, tmp_path)
+    assert "sign_total" not in res and "sign_total" in full
+    with pytest.raises(KeyError, match="thinned run"):
+        signs.mean_sign(res)
+    np.testing.assert_array_equal(res["sign_class_sums"], full["sign_class_sums"])
     info = cache.stored_info("runs", full.key, tmp_path)["thinned"]
+    assert info["arrays"]["sign_total"] == "not kept"
     assert thin.sufficient(full.key, info, reads)
     assert not thin.sufficient(full.key, info, _reads(full.key, epochs=(6,)))
     assert not thin.sufficient(full.key, info, _reads(full.key, drawn=frozenset({full.key})))

@@ -7,8 +7,8 @@ on the test set for Section 3's runs; ``wtmlib.record``). At the paper's size th
 of its epochs. Once its runs are trained, and before any chapter reads them, a build
 thins every run it lists to what its chapters read (``kept``, ``thin_stored``; the
 format is ``wtmlib.results.cache.thin``'s: the kept numbers bit for bit, NaN for the
-rest). The key and the numerics version do not change: thinning is storage, not
-numerics.
+rest), and drops the per-sample derivative signs of the runs no figure draws. The key
+and the numerics version do not change: thinning is storage, not numerics.
 
 What the build's chapters read depends on its parameters and on the optimizer reading
 the sweep chose (``Reads``, from ``wtmlib.build.plan.Plan.reads``): a build whose
@@ -82,8 +82,9 @@ def spread_records(arrays: dict, cap: float) -> list[int]:
 
 
 def kept(key: str, arrays: dict, reads: Reads) -> tuple[dict, dict] | None:
-    """What a run keeps of its per-epoch arrays (``ARRAYS``), as ``cache.thin`` takes it:
-    ``({name: cache.Kept}, what is guaranteed)``, or ``None``: keep everything.
+    """What a run keeps of its per-epoch arrays (``ARRAYS``) and of its per-sample signs,
+    as ``cache.thin`` takes it: ``({name: cache.Kept or None}, what is guaranteed)``, or
+    ``None``: keep everything.
 
     Who reads which epochs (the chapters' readers of ``pattern_means_*``):
 
@@ -106,7 +107,11 @@ def kept(key: str, arrays: dict, reads: Reads) -> tuple[dict, dict] | None:
       draw one to four of them over training.
 
     A reader of anything else gets NaN: the rows of the epochs dropped are NaN at every
-    neuron, those kept at every epoch included."""
+    neuron, those kept at every epoch included. The per-sample derivative signs
+    (``sign_total [n_train, n_hidden]``, 34 of an Appendix A.1 run's 44 MiB) are read
+    only by Figures 3 and 6 and the explorer (``signs.mean_sign``), on runs drawn whole:
+    the others do not keep them (their class-level sums, ``sign_class_sums``, stay), and
+    ``mean_sign`` says so."""
     if key in reads.drawn or key not in reads.listed:
         return None
     scanned = key in reads.scanned
@@ -120,6 +125,8 @@ def kept(key: str, arrays: dict, reads: Reads) -> tuple[dict, dict] | None:
         if scanned and name == "pattern_means_train":
             rows.update(spread_records(arrays, reads.onset_factor))
         out[name] = cache.Kept(tuple(sorted(rows)), neurons)
+    if "sign_total" in arrays:  # only mean_sign reads it, for Figures 3 and 6: drawn runs
+        out["sign_total"] = None
     return out, dict(epochs=sorted(reads.epochs), neurons="final_neurons",
                      onset_factor=reads.onset_factor if scanned else None)
 

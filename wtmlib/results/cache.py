@@ -109,9 +109,12 @@ def thinned(arrays: dict, kept: dict) -> dict:
     """The arrays as stored when each ``kept[name]`` (a ``Kept``) thins ``arrays[name]``:
     ``<name>__rows`` its rows at ``epochs``, ``<name>__epochs`` their indices,
     ``<name>__neurons`` the neurons kept at every epoch and ``<name>__neuron_rows`` those
-    ``[epochs+1, k, ...]``."""
+    ``[epochs+1, k, ...]``; ``kept[name] = None``: the array is not stored at all."""
     out = dict(arrays)
     for name, k in kept.items():
+        if k is None:
+            out.pop(name, None)
+            continue
         a, epochs = out.pop(name), np.asarray(k.epochs, dtype=np.int64)
         neurons = np.asarray(k.neurons, dtype=np.int64)
         if not (len(epochs) and epochs[-1] == len(a) - 1 and np.all(np.diff(epochs) > 0)):
@@ -185,9 +188,9 @@ def save(result: Result, experiment: str, root: Path | None = None) -> Result:
 
 def thin(experiment: str, key: str, keep, root: Path | None = None) -> Result | None:
     """Rewrite the stored result ``key`` thinned, in place: ``keep(result)`` returns
-    ``(kept, reads)``, ``kept`` a ``Kept`` per array to thin and ``reads`` what the
-    thinning guarantees its readers (stored in ``info["thinned"]``), or ``None`` to leave
-    the result whole. The arrays first, then the JSON (with their new checksum), each
+    ``(kept, reads)``, ``kept`` a ``Kept`` per array to thin (``None``: an array not kept
+    at all) and ``reads`` what the thinning guarantees its readers (stored in
+    ``info["thinned"]``), or ``None`` to leave the result whole. The arrays first, then the JSON (with their new checksum), each
     atomically, as ``save``; the provenance is kept. Returns the result as it now loads,
     or ``None`` when nothing was rewritten: absent, damaged, already thinned (a thinned
     result is never thinned again: what it dropped is gone), or nothing to drop."""
@@ -198,14 +201,15 @@ def thin(experiment: str, key: str, keep, root: Path | None = None) -> Result | 
     if decision is None:
         return None
     kept, reads = decision
-    kept = {name: k for name, k in kept.items()
-            if name in result.arrays and len(k.epochs) < len(result.arrays[name])}
+    kept = {name: k for name, k in kept.items() if name in result.arrays
+            and (k is None or len(k.epochs) < len(result.arrays[name]))}
     if not kept:
         return None
     stored = thinned(result.arrays, kept)
     info = {k: v for k, v in result.info.items() if k != "npz_sha256"}
     info["thinned"] = dict(reads, time=time.strftime("%Y-%m-%d %H:%M:%S"), arrays={
-        name: {"epochs": len(k.epochs), "neurons": len(k.neurons)} for name, k in kept.items()})
+        name: "not kept" if k is None else {"epochs": len(k.epochs), "neurons": len(k.neurons)}
+        for name, k in kept.items()})
     info = _write(result, stored, experiment, root, info)
     return Result(result.config, expanded(stored), result.metrics, key, info)
 

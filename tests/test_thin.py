@@ -188,3 +188,14 @@ def test_thinning_keeps_the_json_a_result(tmp_path):
     assert doc["info"]["numerics"] == cache.NUMERICS_VERSION
     assert [r["current"] for r in cache.stored(tmp_path)] == [True]
     assert cache.prune(tmp_path, dry_run=True) == []
+
+
+def test_figure5_refuses_an_onset_factor_a_thinned_run_does_not_answer(tmp_path):
+    from wtmlib.claims import evidence
+    full = _run(tmp_path)
+    reads = _reads(full.key, scanned=frozenset({full.key}))
+    thinned = cache.thin("runs", full.key, lambda r: thin.kept(r.key, r.arrays, reads), tmp_path)
+    assert evidence.figure5([thinned], 1.5)[1].equals(evidence.figure5([full], 1.5)[1])
+    with pytest.raises(ValueError, match="thinned for onset factors up to 1.5"):
+        evidence.figure5([thinned], 2.0)
+    evidence.figure5([full], 2.0)  # a whole run answers any

@@ -72,6 +72,7 @@ def test_the_quick_book_is_the_same_from_thinned_results(tmp_path, monkeypatch):
     from wtmlib.results import cache
 
     def copy_of_sources(root):
+        root.mkdir()
         shutil.copy(params.ROOT / "_config.yml", root)
         shutil.copytree(params.ROOT / "book", root / "book", ignore=shutil.ignore_patterns(
             "chapters", ".chapters_staging", "_build"))

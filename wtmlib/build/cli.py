@@ -10,6 +10,8 @@
     wtm bench                                # training speed against the matmul rate
     wtm cache                                # what results are stored, by experiment
     wtm cache --prune                        # delete what no configuration can use
+    wtm results pack --out wtm-results-paper.tar   # the stored results as one archive
+    wtm results fetch URL_OR_FILE            # verify an archive, then add its results
 """
 
 from __future__ import annotations
@@ -57,6 +59,45 @@ def _cache_command(root, prune: bool, dry_run: bool) -> None:
         verb = "would delete" if dry_run else "deleted"
         print(f"{verb} {len(gone)} result(s), "
               f"{sum(r['bytes'] for r in gone) / 2**20:.1f} MiB")
+
+
+def _results_command(args) -> int:
+    """``wtm results pack`` and ``wtm results fetch`` (``wtmlib.results.archive``)."""
+    from wtmlib.results import archive  # noqa: PLC0415
+
+    if args.action == "pack":
+        params.check_profile(args.profile)
+        out = args.out or f"wtm-results-{args.profile}.tar"
+        try:
+            manifest = archive.pack(out, args.profile, args.root)
+        except OSError as err:
+            raise RuntimeError(f"--out {out}: cannot write the archive ({err})") from None
+        for note in manifest["skipped"]:
+            print(f"wtm: not packed: {note}", file=sys.stderr)
+        print(f"packed {manifest['results']} result(s), "
+              f"{manifest['total_bytes'] / 2**20:.1f} MiB, numerics version "
+              f"{manifest['numerics']}, into {out}")
+        return 0
+    root = args.root or cache.results_root()
+    try:
+        done = archive.fetch(args.src, root, replace=args.replace)
+    except KeyboardInterrupt:
+        part = archive.partial_path(args.src, root)
+        kept = f"; the partial download {part} is kept" if part.exists() else ""
+        print(f"wtm: fetch interrupted, nothing installed{kept}. The same command resumes: "
+              f"wtm results fetch {shlex.quote(args.src)}", file=sys.stderr)
+        return 130
+    m = done.manifest
+    print(f"fetched {m['results']} result(s) (numerics version {m['numerics']}, profile "
+          f"{m.get('profile')}, commit {m.get('commit')}, packed {m.get('created')}) into "
+          f"{done.root}: {len(done.installed)} new, {len(done.identical)} already here")
+    if done.replaced:
+        print(f"  replaced {len(done.replaced)} local result(s) (damaged, incomplete or "
+              f"--replace): {', '.join(done.replaced)}")
+    if done.kept:
+        print(f"  kept {len(done.kept)} local result(s) that differ from the archive's "
+              f"(--replace takes the archive's): {', '.join(done.kept)}")
+    return 0
 
 
 def _reading_profile(profile: str, reading: str) -> str:
@@ -125,6 +166,24 @@ def main(argv=None) -> int:
     p.add_argument("--prune", action="store_true", help="delete what no configuration can use")
     p.add_argument("--dry-run", action="store_true", help="with --prune: only say what would go")
     p.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
+    p = sub.add_parser("results", help="the stored results as one archive: pack, fetch")
+    acts = p.add_subparsers(dest="action", required=True, metavar="{pack,fetch}")
+    q = acts.add_parser("pack", help="write the current stored results into one tar, "
+                                     "MANIFEST.json first")
+    q.add_argument("--profile", default="paper",
+                   help="the profile the results were built with (paper or quick), recorded in "
+                        "the manifest and the default file name. Results are keyed by "
+                        "configuration, not profile: every complete result of the current "
+                        "numerics version is packed")
+    q.add_argument("--out", default=None, help="archive to write (default "
+                   "wtm-results-PROFILE.tar; .tar.gz compresses, to no gain on .npz files)")
+    q.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
+    q = acts.add_parser("fetch", help="download or read an archive, verify every file, then "
+                                      "add its results to the results folder")
+    q.add_argument("src", metavar="SRC", help="an http:// or https:// URL, or a local file path")
+    q.add_argument("--replace", action="store_true",
+                   help="replace local results that differ from the archive's (default: keep)")
+    q.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
     args = parser.parse_args(argv)
 
     try:
@@ -149,6 +208,8 @@ def main(argv=None) -> int:
                 return 1
         elif args.command == "cache":
             _cache_command(args.root, args.prune, args.dry_run)
+        elif args.command == "results":
+            return _results_command(args)
         elif args.command in ("run", "book"):
             return _build(args, sys.argv[1:] if argv is None else argv)
     except (params.ParameterError, pipeline.NotebookFailed, ConfigError, RuntimeError) as err:

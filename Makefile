@@ -2,6 +2,8 @@
 #   make book   - create .venv, install, run every notebook (papermill), build the HTML book
 #   make test   - create .venv, install, run the test suite
 # PROFILE=paper (default) | quick chooses the notebook parameters (notebooks/profiles.toml).
+# RESULTS=URL_OR_FILE (optional): make book first fetches that results archive (wtm results
+#   fetch: verified, then added to the results folder), so the book trains only what it lacks.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -28,7 +30,7 @@ test: install
 	$(PY) -m pytest -q
 
 book: install
-	$(VENV)/bin/wtm book --profile $(PROFILE)
+	$(if $(RESULTS),$(VENV)/bin/wtm results fetch '$(RESULTS)' && )$(VENV)/bin/wtm book --profile $(PROFILE)
 
 clean-book:
 	rm -rf _build book/chapters/*.ipynb

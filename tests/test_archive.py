@@ -163,6 +163,12 @@ def test_pack_holds_the_current_complete_results_and_a_manifest_first(stored, tm
     assert "00000000000000aa" in skipped and f"{damaged.key}: damaged" in skipped
 
 
+def test_an_empty_results_folder_is_not_packed(tmp_path):
+    with pytest.raises(archive.ArchiveError, match="no complete results"):
+        archive.pack(tmp_path / "a.tar", "paper", tmp_path / "none", progress=False)
+    assert not (tmp_path / "a.tar").exists()
+
+
 # ----------------------------------------------------------------------------- fetching
 
 def test_a_local_archive_installs_and_loads_equal(packed, tmp_path):

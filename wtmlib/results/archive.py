@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import json
 import os
 import re
@@ -112,6 +113,9 @@ def pack(out: Path, profile: str = "paper", root: Path | None = None,
     root = Path(root) if root else cache.results_root()
     out = Path(out)
     results, notes = packable(root)
+    if not results:
+        raise ArchiveError(f"no complete results of numerics version {cache.NUMERICS_VERSION} "
+                           f"in {root} (--root or $WTM_RESULTS); nothing packed")
     files = []
     for exp, key, doc in results:
         npz, meta = cache.paths(exp, key, root)
@@ -130,11 +134,9 @@ def pack(out: Path, profile: str = "paper", root: Path | None = None,
     os.close(fd)
     try:
         with tarfile.open(tmp, mode, format=tarfile.PAX_FORMAT) as tar, \
-                tqdm(total=manifest["total_bytes"], unit="B", unit_scale=True,
-                     unit_divisor=1024, desc="pack", disable=not progress,
-                     file=sys.stderr) as bar:
+                _bar("pack", manifest["total_bytes"], 0, progress) as bar:
             blob = json.dumps(manifest, indent=1).encode()
-            tar.addfile(_info(MANIFEST, len(blob)), _Bytes(blob))
+            tar.addfile(_info(MANIFEST, len(blob)), io.BytesIO(blob))
             for entry in files:
                 with open(root / entry["path"], "rb") as f:
                     src = _Hashing(f, bar)
@@ -150,20 +152,18 @@ def pack(out: Path, profile: str = "paper", root: Path | None = None,
     return dict(manifest, skipped=notes)
 
 
+def _bar(desc: str, total: int | None, initial: int, progress: bool) -> tqdm:
+    """Bytes done of ``total``, rate and ETA on stderr (a line every 30 s in a log)."""
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, initial=initial, desc=desc, unit="B", unit_scale=True,
+                unit_divisor=1024, disable=not progress, file=sys.stderr,
+                mininterval=0.2 if tty else 30.0)
+
+
 def _info(name: str, size: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.size, info.mode, info.mtime = size, 0o644, int(time.time())
     return info
-
-
-class _Bytes:
-    def __init__(self, data: bytes):
-        self.data, self.pos = data, 0
-
-    def read(self, n=-1):
-        end = len(self.data) if n < 0 else self.pos + n
-        chunk, self.pos = self.data[self.pos:end], min(end, len(self.data))
-        return chunk
 
 
 # ------------------------------------------------------------------------------ download
@@ -238,9 +238,7 @@ def _download_once(url: str, dest: Path, timeout: float, progress: bool) -> bool
             have, mode = 0, "wb"
             length = resp.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
-        with open(dest, mode) as f, tqdm(total=total, initial=have, unit="B", unit_scale=True,
-                                         unit_divisor=1024, desc="download",
-                                         disable=not progress, file=sys.stderr) as bar:
+        with open(dest, mode) as f, _bar("download", total, have, progress) as bar:
             while chunk := resp.read(CHUNK):
                 f.write(chunk)
                 bar.update(len(chunk))
@@ -347,9 +345,7 @@ def unpack_checked(archive: Path, staging: Path, progress: bool = True) \
                                    f"{sum(e['bytes'] for e in entries.values())} bytes, "
                                    f"{staging.parent} has {free} free")
             seen: set[str] = set()
-            with tqdm(total=sum(e["bytes"] for e in entries.values()), unit="B",
-                      unit_scale=True, unit_divisor=1024, desc="verify",
-                      disable=not progress, file=sys.stderr) as bar:
+            with _bar("verify", sum(e["bytes"] for e in entries.values()), 0, progress) as bar:
                 while (m := tar.next()) is not None:
                     name = m.name
                     problem = _member_problem(m)

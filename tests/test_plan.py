@@ -43,6 +43,7 @@ def test_the_plan_lists_exactly_the_mnist_runs_the_chapter_loads(tmp_path, monke
     # the fixed ones need no sweep (first), the others are listed once it is stored
     import json  # noqa: PLC0415
     from wtmlib.book import chapter  # noqa: PLC0415
+    from wtmlib.results import experiments  # noqa: PLC0415
     from wtmlib.results.pool import seed_jobs  # noqa: PLC0415
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
     params = resolve("quick", {"wtm": TINY_WTM, "mnist": TINY_MNIST}, ["wtm", "mnist"],
@@ -56,12 +57,15 @@ def test_the_plan_lists_exactly_the_mnist_runs_the_chapter_loads(tmp_path, monke
     assert section.reading in section.reading_configs
     assert first == [key_of(*j) for j in seed_jobs(section.data, section.model, section.fixed,
                                                    seeds)]
-    assert later == [key_of(*j) for j in seed_jobs(*section.configs, seeds)]
-    # the two calls by which the notebook loads its runs
+    assert later == [key_of(*j) for j in seed_jobs(*section.configs, seeds)
+                     + seed_jobs(*experiments.linear_control(*section.configs), seeds)]
+    # the three calls by which the notebook loads its runs
     text = source_path("mnist").read_text()
     assert 'pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "mnist")' in text
     assert 'pool.seed_runs(data_cfg, model_cfg, section.fixed, seeds, "mnist")' in text
-    assert text.count("pool.seed_runs(") == 2
+    assert ("pool.seed_runs(*experiments.linear_control(data_cfg, model_cfg, train_cfg),\n"
+            '                                seeds, "mnist")') in text
+    assert text.count("pool.seed_runs(") == 3
 
 
 @pytest.mark.parametrize("workers", [0, 2])

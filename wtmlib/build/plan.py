@@ -93,7 +93,7 @@ class Plan:
 
     def under_reading(self) -> list[Job]:
         """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
-        Section 4.2.2's gradient-share runs, the coherence runs, the readings chapter's runs with W2's norm fixed, Appendix
+        Section 4.2.2's gradient-share runs, the coherence runs (and their linear controls), the readings chapter's runs with W2's norm fixed, Appendix
         A.1's seeds (the explorer's seed 0) with the reading's output layer (call once the
         sweep is stored)."""
         names = set(self.params)
@@ -113,6 +113,8 @@ class Plan:
         if "difficulty" in names:
             jobs += [Job("difficulty", "section4", j) for j in experiments.grad_jobs(
                 data, model, train, self.P("difficulty")["grad_seeds"])]
+            jobs += [Job("difficulty", "section4", j) for j in experiments.snapshot_jobs(
+                data, model, train, self.P("related"), P4["n_seeds"])]
         if "ablation" in names:
             jobs += [Job("ablation", "section4", j)
                      for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]
@@ -124,6 +126,9 @@ class Plan:
             data, model, train = readings.mnist(PM, P4)[:3]
             seeds = range(PM["n_seeds"] if "mnist" in names else 1)
             jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
+            if "mnist" in names:  # the control: the same network without ReLU
+                jobs += [Job("mnist", "mnist", j) for j in seed_jobs(
+                    *experiments.linear_control(data, model, train), seeds)]
         return jobs
 
     def execution(self, name: str) -> Execution:

@@ -75,10 +75,20 @@ def test_local_misclassification_counts_own_class_neurons_off():
 
 
 def test_counterbalance_gap_zero_when_all_right_negative_when_losses_become_errors():
-    ell = np.linspace(0, 1, 100)
-    assert counterbalance_gap(ell, np.ones(100)) == 0.0
-    wrong_where_lost = ell < 0.8  # the most locally misclassified fifth is misclassified
-    gap = counterbalance_gap(ell, wrong_where_lost)
-    assert gap == pytest.approx(-80.0)  # top quarter: 5 of 25 right; bottom: all right
+    p = np.repeat(np.arange(8), 10)  # 8 patterns of 10 samples, lost more with the id
+    ell = p / 7.0
+    assert counterbalance_gap(ell, np.ones(80), p) == 0.0
+    wrong_where_lost = p < 6  # the two most locally misclassified patterns are misclassified
+    gap = counterbalance_gap(ell, wrong_where_lost, p)
+    assert gap == pytest.approx(-100.0)  # top quarter (patterns 6, 7): 0 %; bottom: 100 %
     assert BY_ID["S4-counterbalance"].rule(gap) == NOT
     assert BY_ID["S4-counterbalance"].rule(-0.5) == REPRODUCED
+
+
+def test_counterbalance_gap_by_pattern_ignores_which_samples_within_a_pattern_fail():
+    """Within a pattern the samples most left off fail (noise towards the other class);
+    every pattern has the same accuracy: no gap between patterns."""
+    p = np.repeat(np.arange(4), 10)
+    ell = np.tile(np.linspace(0, 1, 10), 4) + p * 0.01
+    correct = np.tile(np.arange(10) < 8, 4)  # the two most left-off samples of each fail
+    assert counterbalance_gap(ell, correct, p) == 0.0

@@ -306,19 +306,24 @@ def local_misclassification(z, y, act) -> np.ndarray:
     return out
 
 
-def counterbalance_gap(ell, correct, q: float = 0.25) -> float:
-    """Accuracy of the ``q`` of the samples most locally misclassified (largest ``ell``,
-    ``local_misclassification``) minus that of the ``q`` least, in points (Section 4.2.4:
-    local misclassification "counterbalanced by a correct classification in other
-    neurons"). About 0: the network classifies the samples its neurons locally lose as
-    well as the others; negative: local losses become errors. Ties at the cut are broken
-    by sample order."""
-    ell, correct = np.asarray(ell, float), np.asarray(correct, float)
+def counterbalance_gap(ell, correct, p, q: float = 0.25) -> float:
+    """Per pattern, the mean of ``ell`` (``local_misclassification``) and the accuracy over
+    its samples (``correct`` [n], ``p`` [n] pattern ids); the accuracy of the ``q`` of the
+    patterns most locally misclassified minus that of the ``q`` least, in points
+    (Section 4.2.4: local misclassification "counterbalanced by a correct classification
+    in other neurons"). By patterns, not samples: Algorithm 1 makes the patterns equally
+    hard, so what differs between them is which ones the neurons let lose, while a
+    sample that noise moves towards the other class is both left off by its class's
+    neurons and misclassified. About 0: the patterns the neurons lose are classified as
+    well as the others; negative: local losses become errors. Ties broken by pattern id."""
+    ell, correct, p = np.asarray(ell, float), np.asarray(correct, float), np.asarray(p)
     ok = np.isfinite(ell)
-    order = np.argsort(ell[ok], kind="stable")
-    k = max(1, int(round(q * ok.sum())))
-    c = correct[ok][order]
-    return float(100 * (c[-k:].mean() - c[:k].mean()))
+    ids = np.unique(p[ok])
+    lost = np.array([ell[ok & (p == k)].mean() for k in ids])
+    acc = np.array([correct[ok & (p == k)].mean() for k in ids])
+    order = np.argsort(lost, kind="stable")
+    k = max(1, int(round(q * len(ids))))
+    return float(100 * (acc[order[-k:]].mean() - acc[order[:k]].mean()))
 
 
 # ---------------------------------------------------------------------------------------

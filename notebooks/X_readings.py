@@ -107,10 +107,11 @@ for name, cfg in configs.items():
     found = evidence.mechanism(rs, wtm["early_epoch"], table)
     crossing, timing = evidence.figure5(rs, difficulty["onset_factor"])
     found |= crossing | evidence.learning_order(rs, related["rise_window"], control)[0]
+    datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
+    found |= evidence.counterbalance(rs, datas, model_cfg)
     timings.append(timing)
     evidence.save(found, f"{profile}@{reading_rule.reading_slug(name)}")
     if name in (chosen, reading_rule.LITERAL):  # the output-scale condition, below
-        datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
         scales[name] = output_scale(rs, datas, [row["rank_corr_active_median"]
                                                 for row in rows[name]])
     del rs

@@ -1,5 +1,6 @@
 """End to end: every notebook at the quick profile, then the HTML book (slow)."""
 
+import functools
 import json
 import re
 import shutil
@@ -10,6 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from wtmlib.book import jobs
 from wtmlib.build import pipeline, plan
 from wtmlib.claims import readings, store
 from wtmlib.book import params
@@ -123,7 +125,7 @@ def test_the_plan_trains_every_run_before_any_notebook(built_book, monkeypatch):
     root, _ = built_book
     assert "no notebook trained a run" in (root / "build.log").read_text()
     monkeypatch.setenv("WTM_RESULTS", str(root / "results"))
-    p = plan.Plan(params.resolve("quick", library=True), "quick")
+    p = jobs.Plan(params.resolve("quick", library=True), "quick")
     planned = {(j.experiment, key_of(*j.configs)) for j in p.first() + p.under_reading()}
     stored = {(f.parent.name, f.stem) for f in (root / "results").glob("*/*.json")}
     assert stored == planned
@@ -232,17 +234,45 @@ def test_a_quick_book_marks_itself_as_a_preview(built_book, monkeypatch, capsys)
 
 # ------------------------------------------------- the built pages in a headless browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which(
-    "google-chrome")
 OFFLINE = "--host-resolver-rules=MAP * ~NOTFOUND"  # no host resolves: a page works offline
 BROWSER_PAGES = ["book/intro.html", "book/chapters/03_noise.html",
                  "book/chapters/Z_scorecard.html", "book/chapters/Zz_summary.html"]
+NO_CHROMIUM = ("no Chromium: none on PATH (chromium, chromium-browser, google-chrome) and "
+               "Playwright's own not installed (python -m playwright install chromium)")
+
+
+@functools.cache
+def chromium() -> str | None:
+    """A Chromium to drive, the first that starts: the system's (chromium,
+    chromium-browser), else the one Playwright installed, else Google Chrome; None when
+    there is none."""
+    def playwrights() -> str | None:
+        try:
+            from playwright.sync_api import sync_playwright  # noqa: PLC0415
+            with sync_playwright() as p:
+                return p.chromium.executable_path
+        except Exception:  # noqa: BLE001 - no Playwright, or no driver: look further
+            return None
+
+    def starts(path: str | None) -> bool:
+        try:
+            return bool(path) and subprocess.run([path, "--version"], capture_output=True,
+                                                 timeout=60).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    for found in (lambda: shutil.which("chromium"), lambda: shutil.which("chromium-browser"),
+                  playwrights, lambda: shutil.which("google-chrome")):
+        path = found()
+        if starts(path):
+            return path
+    return None
 
 
 def browse(page, screenshot=None, budget_ms: int = 5000) -> str:
     """The DOM of ``page`` after its scripts ran (MathJax included) in headless
     Chromium with no network; also a 1400x3000 screenshot when ``screenshot``."""
-    base = [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", OFFLINE,
+    base = [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", OFFLINE,
             f"--virtual-time-budget={budget_ms}"]
     url = Path(page).resolve().as_uri()
     if screenshot:
@@ -268,8 +298,9 @@ def rendering_problems(dom: str) -> list[str]:
     return problems
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium")
 def test_pages_render_offline_in_a_headless_browser(built_book, tmp_path):
+    if chromium() is None:
+        pytest.skip(NO_CHROMIUM)
     _, html = built_book
     for rel in BROWSER_PAGES:
         dom = browse(html / rel, tmp_path / (Path(rel).stem + ".png"))
@@ -281,6 +312,182 @@ def test_pages_render_offline_in_a_headless_browser(built_book, tmp_path):
     dom = browse(html / "book" / "chapters" / "Y_explorer.html")
     assert dom.count("<polyline") >= 2 and "by |W2|" in dom
     assert rendering_problems(dom) == []
+
+
+# ------------------------------------------- a reader at work: Playwright drives the pages
+
+@pytest.fixture(scope="module")
+def reader():
+    """Headless Chromium driven by Playwright (the system's Chromium, else Playwright's
+    own), with no network: the book is read from file:// URLs, as a downloaded copy is."""
+    try:
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415
+    except ImportError:
+        pytest.skip("Playwright is not installed (a dev dependency: pip install -e '.[dev]')")
+    if chromium() is None:
+        pytest.skip(NO_CHROMIUM)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(),
+                                    args=["--no-sandbox", "--disable-gpu", OFFLINE])
+        yield browser
+        browser.close()
+
+
+# what the jupyter-book 1 theme itself logs on every page, the book's scripts aside:
+# sphinx-thebe's settings written twice into the head, and the theme's colour mode not
+# yet stored (a file:// page starts without it)
+THEME_NOISE = ("Identifier 'THEBE_JS_URL' has already been declared",
+               "Got invalid theme mode: . Resetting to auto.")
+
+
+class Visit:
+    """One page open in ``reader``, and what went wrong in it (``errors``): script errors,
+    console errors (a file that did not load), requests that left the machine; the
+    theme's own messages (``THEME_NOISE``) left out."""
+
+    def __init__(self, browser, path: Path):
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self._error(f"script: {e}"))
+        self.page.on("console", lambda m: self._error(f"console: {m.text}")
+                     if m.type == "error" else None)
+        self.page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:"))
+                     else self.errors.append(f"network: {r.url}"))
+        self.page.goto(Path(path).resolve().as_uri(), wait_until="load")
+
+    def _error(self, text: str) -> None:
+        if not any(noise in text for noise in THEME_NOISE):
+            self.errors.append(text)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.context.close()
+        return False
+
+
+def test_the_explorer_redraws_for_another_neuron_and_another_model(built_book, reader):
+    _, html = built_book
+    with Visit(reader, html / "book" / "chapters" / "Y_explorer.html") as v:
+        ex = v.page.locator(".wtm-explorer").first
+        head, panels, neuron = ex.locator(".head"), ex.locator(".panels"), ex.locator(".neuron")
+
+        def shown() -> tuple[str, str]:
+            return head.inner_text(), panels.inner_html()
+
+        first = shown()
+        assert ex.locator(".panels svg").count() == 4, first[0]
+        assert ex.locator(".panels polyline").count() >= 2
+        n = int(neuron.input_value())
+        width = int(re.search(r"of (\d+)", first[0]).group(1))
+        other = (n + 1) % width
+        neuron.fill(str(other))  # typing a neuron number redraws at once
+        second = shown()
+        assert second[0].startswith(f"neuron {other} of {width}:"), second[0]
+        assert second[1] != first[1]  # its own pattern means, quantiles and signs
+        ex.locator(".rank").fill("2")  # or by rank: the second largest |W2|
+        third = shown()
+        assert third[0].startswith(f"neuron {neuron.input_value()} of {width}:"), third[0]
+        assert third[0].endswith("rank 2 by |W2|"), third[0]
+        models = ex.locator("select.model option")
+        assert models.count() >= 2, "the explorer offers one model only"
+        label = models.nth(1).inner_text()
+        ex.locator("select.model").select_option(index=1)
+        fourth = shown()
+        assert fourth[1] != third[1], label
+        assert fourth[0].endswith("rank 1 by |W2|"), fourth[0]  # a new model: its top neuron
+        neurons = re.search(r"\((\d+) neurons", label)
+        if neurons:
+            assert f" of {neurons.group(1)}:" in fourth[0], (label, fourth[0])
+        assert ex.locator(".panels svg").count() == 4
+        assert ex.locator(".panels polyline").count() >= 2
+        assert v.errors == []
+
+
+def _shown_rows(page) -> list[dict]:
+    """The scorecard's rows a reader sees: their counted column and verdict cell."""
+    return page.eval_on_selector_all(
+        "table.wtm-scorecard tr.wtm-claim",
+        "rows => rows.filter(r => r.offsetParent !== null).map(r => ({counted: "
+        "r.dataset.counted, section: r.dataset.section, verdict: r.cells[4].innerText}))")
+
+
+def test_the_scorecard_filter_shows_only_the_chosen_column(built_book, reader):
+    _, html = built_book
+    with Visit(reader, html / "book" / "chapters" / "Z_scorecard.html") as v:
+        page = v.page
+        bar = page.locator(".wtm-filter")
+        assert bar.is_visible()  # the script showed it
+        total = page.locator("table.wtm-scorecard tr.wtm-claim").count()
+        assert len(_shown_rows(page)) == total > 0
+        buttons = bar.locator("button")
+        narrowed = 0
+        for i in range(buttons.count()):
+            button = buttons.nth(i)
+            column = button.get_attribute("data-counted")
+            expected = int(re.search(r"\((\d+)\)", button.inner_text()).group(1))
+            button.click()
+            rows = _shown_rows(page)
+            assert len(rows) == expected, (column, button.inner_text())
+            assert button.get_attribute("aria-pressed") == "true"
+            if column:
+                narrowed += expected < total
+                assert {r["counted"] for r in rows} == {column}
+                for r in rows:  # the verdict a reader reads names the column
+                    assert re.search(rf"(?<!not ){re.escape(column)}", r["verdict"]), (column, r)
+        assert narrowed >= 2  # at least two columns, each a part of the claims
+        # one section on top of one column
+        column = buttons.nth(1).get_attribute("data-counted")
+        buttons.nth(1).click()
+        section = _shown_rows(page)[0]["section"]
+        page.locator(".wtm-filter select").select_option(section)
+        rows = _shown_rows(page)
+        assert rows and all(r["counted"] == column and r["section"] == section for r in rows)
+        buttons.nth(0).click()  # "all": every column of that section
+        page.locator(".wtm-filter select").select_option("")
+        assert len(_shown_rows(page)) == total
+        assert v.errors == []
+
+
+def test_a_claims_link_on_the_scorecard_opens_its_chapter(built_book, reader):
+    _, html = built_book
+    chapters = html / "book" / "chapters"
+    with Visit(reader, chapters / "Z_scorecard.html") as v:
+        page = v.page
+        links = page.eval_on_selector_all("tr.wtm-claim td:first-child a",
+                                          "as => as.map(a => a.getAttribute('href'))")
+        assert links and all((chapters / href).exists() for href in links), links
+        page.locator(".wtm-filter button[data-counted='reproduced']").click()
+        row = page.locator("tr.wtm-claim:visible").first
+        claim = row.locator("td:first-child a")
+        href = claim.get_attribute("href")
+        claim.click()
+        page.wait_for_url(f"**/{href}")
+        page.wait_for_load_state("load")
+        title = page.locator("h1:visible").first.inner_text()
+        assert title.strip() and "404" not in title
+        assert page.locator("table.wtm-parameters").count() == 1  # a chapter, its provenance
+        assert page.locator("img").count() >= 1  # with its figures
+        assert v.errors == []
+
+
+def test_the_first_page_shows_the_claims_figure(built_book, reader):
+    _, html = built_book
+    with Visit(reader, html / "index.html") as v:
+        page = v.page
+        page.wait_for_url("**/book/chapters/Zz_summary.html")  # the root redirects there
+        page.wait_for_load_state("load")
+        caption = page.locator("p", has_text="Every claim as a row on its own axis").first
+        caption.scroll_into_view_if_needed()
+        figure = caption.locator("xpath=preceding-sibling::*[1][self::img]")
+        assert figure.count() == 1, "no figure right above the claims figure's caption"
+        assert figure.evaluate("img => img.complete && img.naturalWidth > 0")  # it loaded
+        box = figure.bounding_box()
+        assert box and box["width"] >= 400 and box["height"] >= 200, box
+        assert figure.is_visible()
+        assert v.errors == []
 
 
 if __name__ == "__main__":

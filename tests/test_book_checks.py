@@ -1,7 +1,8 @@
 """Fast checks of the book's set-up: the page checker itself, the tests workflow, the
-JupyterLab route (extra, make target, jupytext pairing, README line)."""
+JupyterLab route (extra, make target, jupytext pairing, default viewer, README line)."""
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -47,6 +48,24 @@ def test_the_jupyterlab_route_is_one_extra_one_target_one_readme_line():
 
     config = jupytext.config.load_jupytext_config(str(ROOT / "notebooks"))
     assert "py:percent" in str(config.formats)  # notebooks/*.py pair with notebooks
+
+
+def test_make_lab_opens_a_chapter_as_a_notebook_with_a_double_click():
+    """`make lab` points JupyterLab's app settings folder at the project's, whose
+    ``overrides.json`` (JupyterLab's defaults, under the user's own settings) makes
+    jupytext's notebook the default viewer of Python files."""
+    makefile = (ROOT / "Makefile").read_text()
+    folder = re.search(r"^LAB_SETTINGS\s*:?=\s*\$\(abspath (\S+)\)", makefile, re.M).group(1)
+    recipe = re.search(r"^lab:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert re.search(r"jupyter lab --LabApp\.app_settings_dir=\"\$\(LAB_SETTINGS\)\"", recipe)
+    overrides = json.loads((ROOT / folder / "overrides.json").read_text())
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers["python"] == "Jupytext Notebook"  # the viewer jupytext's extension adds
+    readme = (ROOT / "README.md").read_text()
+    assert f"{folder}/overrides.json" in readme and "Open With" not in readme
+    setup = readme.split("## Set up and run", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = [ln for ln in setup.splitlines() if ln.strip() and not ln.startswith("#")]
+    assert [c.split("#")[0].strip() for c in commands] == ["make book", "make test"]
 
 
 def test_math_is_served_by_the_book_itself():

@@ -23,6 +23,8 @@ def _satisfy_dependency(claim):
         store.save("F3-winner-take-most", 0.6, null=0.0)
     elif claim.depends_on == "A1-winner-take-most":
         store.save("A1-winner-take-most", 0.6, n=3, null=0.0)
+    elif claim.depends_on == "F3-losers-fall":
+        store.save("F3-losers-fall", 0.7, null=0.4)
 
 
 # (claim, value, null, verdict): one case per verdict each rule can give
@@ -73,6 +75,12 @@ CASES = [
     ("F5-crossing-occurs", 0.0, None, NOT),
     ("F5-crossing-epoch", 6.0, None, REPRODUCED), ("F5-crossing-epoch", 20.0, None, PARTLY),
     ("F5-crossing-epoch", 31.5, None, NOT),
+    ("F3-onset-epoch", 6.0, None, REPRODUCED), ("F3-onset-epoch", 20.0, None, PARTLY),
+    ("F3-onset-epoch", 25.5, None, NOT),
+    ("S4-relu-proportional", 0.9, 0.1, REPRODUCED), ("S4-relu-proportional", 0.5, 0.4, PARTLY),
+    ("S4-relu-proportional", 0.1, 0.2, NOT),
+    ("S4-counterbalance", -0.5, 0.0, REPRODUCED), ("S4-counterbalance", -2.0, 0.0, PARTLY),
+    ("S4-counterbalance", -8.0, 0.0, NOT),
     ("F5-gradient-dominant", 0.8, None, REPRODUCED),
     ("F5-gradient-dominant", 0.3, None, PARTLY), ("F5-gradient-dominant", 0.0, None, NOT),
     ("F5-gradient-first", 1.0, None, REPRODUCED), ("F5-gradient-first", 0.5, None, PARTLY),

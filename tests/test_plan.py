@@ -6,6 +6,7 @@ import re
 import numpy as np
 import pytest
 
+from wtmlib.book import jobs
 from wtmlib.build import pipeline, plan
 from wtmlib.results import cache
 from wtmlib.book.params import notebook_names, resolve, source_path
@@ -27,7 +28,7 @@ def test_every_chapter_that_reads_the_chosen_reading_is_planned_after_the_sweep(
     readers = {n for n in notebook_names() if re.search(
         r"readings\.(main|mnist)\(|chapter\.setup\(.*\"(4|mnist)\"\)",
         source_path(n).read_text())}
-    assert {"wtm", "mnist", "explorer"} <= readers <= set(plan.READING_CHAPTERS)
+    assert {"wtm", "mnist", "explorer"} <= readers <= set(jobs.READING_CHAPTERS)
 
 
 TINY_WTM = {"n_dim": 40, "l_pat": 2, "n_pat": 6, "n_train": 300, "n_test": 120,
@@ -43,12 +44,13 @@ def test_the_plan_lists_exactly_the_mnist_runs_the_chapter_loads(tmp_path, monke
     # the fixed ones need no sweep (first), the others are listed once it is stored
     import json  # noqa: PLC0415
     from wtmlib.book import chapter  # noqa: PLC0415
+    from wtmlib.results import experiments  # noqa: PLC0415
     from wtmlib.results.pool import seed_jobs  # noqa: PLC0415
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
     params = resolve("quick", {"wtm": TINY_WTM, "mnist": TINY_MNIST}, ["wtm", "mnist"],
                      library=True)
     monkeypatch.setenv("WTM_BOOK_PARAMS", json.dumps({"wtm": params["wtm"]}))
-    p = plan.Plan(params, "quick")
+    p = jobs.Plan(params, "quick")
     first = [key_of(*j.configs) for j in p.first() if j.chapter == "mnist"]
     later = [key_of(*j.configs) for j in p.under_reading() if j.chapter == "mnist"]
     section = chapter.setup("mnist", params["mnist"], "mnist")  # as the notebook does
@@ -56,12 +58,15 @@ def test_the_plan_lists_exactly_the_mnist_runs_the_chapter_loads(tmp_path, monke
     assert section.reading in section.reading_configs
     assert first == [key_of(*j) for j in seed_jobs(section.data, section.model, section.fixed,
                                                    seeds)]
-    assert later == [key_of(*j) for j in seed_jobs(*section.configs, seeds)]
-    # the two calls by which the notebook loads its runs
+    assert later == [key_of(*j) for j in seed_jobs(*section.configs, seeds)
+                     + seed_jobs(*experiments.linear_control(*section.configs), seeds)]
+    # the three calls by which the notebook loads its runs
     text = source_path("mnist").read_text()
     assert 'pool.seed_runs(data_cfg, model_cfg, train_cfg, seeds, "mnist")' in text
     assert 'pool.seed_runs(data_cfg, model_cfg, section.fixed, seeds, "mnist")' in text
-    assert text.count("pool.seed_runs(") == 2
+    assert ("pool.seed_runs(*experiments.linear_control(data_cfg, model_cfg, train_cfg),\n"
+            '                                seeds, "mnist")') in text
+    assert text.count("pool.seed_runs(") == 3
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -71,7 +76,7 @@ def test_the_plan_trains_each_missing_run_once_and_the_notebook_loads_it(tmp_pat
     assert "run 2/2 (noise)" in lines[-2] and lines[-1].startswith("[wtm] trained 2 run(s)")
     assert plan.train_plan(params, "quick", root=tmp_path, log=lines.append) == 0  # all stored
     # the run the notebook asks for is the one stored, not trained again
-    job = plan.Plan(params, "quick").first()[-1]  # Figure 2's model: a duplicate of the grid's
+    job = jobs.Plan(params, "quick").first()[-1]  # Figure 2's model: a duplicate of the grid's
     stored = cache.paths("noise", key_of(*job.configs), tmp_path)[1]
     mtime = stored.stat().st_mtime_ns
     res = run(*job.configs, "noise", root=tmp_path)
@@ -82,7 +87,7 @@ def test_the_pool_gives_the_same_numbers_as_this_process(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     plan.train_plan(_noise(0), "quick", root=a, log=lambda *_: None)
     plan.train_plan(_noise(2), "quick", root=b, log=lambda *_: None)
-    for job in plan.Plan(_noise(0), "quick").first():
+    for job in jobs.Plan(_noise(0), "quick").first():
         ra = cache.load("noise", key_of(*job.configs), a)
         rb = cache.load("noise", key_of(*job.configs), b)
         for k in ra.arrays:
@@ -107,7 +112,7 @@ def test_the_eta_rates_each_chapter_by_its_own_finished_runs(monkeypatch):
     monkeypatch.setattr(plan, "cost", lambda job: job.configs[0])
     lines = []
     status = plan._Status(lines.append, every_s=0, workers=2)
-    a1, a2, b = plan.Job("a", "x", (10.0,)), plan.Job("a", "x", (10.0,)), plan.Job("b", "x", (100.0,))
+    a1, a2, b = jobs.Job("a", "x", (10.0,)), jobs.Job("a", "x", (10.0,)), jobs.Job("b", "x", (100.0,))
     status.add([a1, a2, b])
     status.done(a1, 5.0)  # a: 0.5 s per unit; b, none finished yet, at the mean
     assert status.eta() == pytest.approx((10 * 0.5 + 100 * 0.5) / 2)
@@ -121,14 +126,14 @@ def test_the_eta_rates_each_kind_of_run_by_its_own_finished_runs(monkeypatch):
     # wide one: once one narrow run is finished, it, not the wide runs, prices the others
     monkeypatch.setattr(plan, "cost", lambda job: job.configs[0])
     status = plan._Status(lambda *_: None, every_s=0, workers=1)
-    wide = [plan.Job("a", "x", (100.0, "wide")) for _ in range(2)]
-    narrow = [plan.Job("a", "x", (1.0, "narrow")) for _ in range(3)]
+    wide = [jobs.Job("a", "x", (100.0, "wide")) for _ in range(2)]
+    narrow = [jobs.Job("a", "x", (1.0, "narrow")) for _ in range(3)]
     status.add(wide + narrow)
     status.done(wide[0], 50.0)  # 0.5 s per unit: the chapter's rate prices both kinds
     assert status.eta() == pytest.approx(100 * 0.5 + 3 * 0.5)
     status.done(narrow[0], 10.0)  # 10 s per unit for the narrow kind
     assert status.eta() == pytest.approx(100 * 0.5 + 2 * 10.0)
-    assert plan.kind(wide[0]) != plan.kind(narrow[0]) == plan.kind(narrow[1])
+    assert jobs.kind(wide[0]) != jobs.kind(narrow[0]) == jobs.kind(narrow[1])
 
 
 @pytest.mark.parametrize("output_layer", ["sgd", "layca"])
@@ -146,13 +151,13 @@ def test_the_readings_chapter_plans_the_chosen_reading_with_w2_norm_fixed(monkey
     P4 = resolve("quick", names=["wtm"])["wtm"]
     data, model, train = experiments.section4(P4)
     train = replace(train, output_layer=output_layer, output_lr=1.0)
-    monkeypatch.setattr(plan.Plan, "reading", lambda self: (data, model, train))
-    jobs = [j for j in plan.Plan(params, "quick").under_reading() if j.chapter == "readings"]
+    monkeypatch.setattr(jobs.Plan, "reading", lambda self: (data, model, train))
+    listed = [j for j in jobs.Plan(params, "quick").under_reading() if j.chapter == "readings"]
     if output_layer == "layca":
-        assert jobs == []
+        assert listed == []
         return
-    assert [j.configs[2].seed for j in jobs] == list(range(P4["reading_seeds"]))
-    for j in jobs:
+    assert [j.configs[2].seed for j in listed] == list(range(P4["reading_seeds"]))
+    for j in listed:
         t = j.configs[2]
         assert j.experiment == "section4" and t.output_norm == "fixed"
         assert replace(t, output_norm="free", seed=0) == replace(train, seed=0)
@@ -163,12 +168,15 @@ def test_the_plan_lists_the_gradient_share_runs_the_difficulty_chapter_loads(tmp
                                                                              monkeypatch):
     from wtmlib.results import experiments  # noqa: PLC0415
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
-    params = resolve("quick", {"wtm": TINY_WTM, "difficulty": {"grad_seeds": 1}},
-                     ["wtm", "difficulty"], library=True)
-    p = plan.Plan(params, "quick")
-    jobs = experiments.grad_jobs(*p.reading(), 1)
-    assert [j[2].keep_grad_shares for j in jobs] == [True]
+    params = resolve("quick", {"wtm": TINY_WTM, "difficulty": {"grad_seeds": 1},
+                               "related": {"snapshots": [0, 2, TINY_WTM["epochs"]]}},
+                     ["wtm", "difficulty", "related"], library=True)
+    p = jobs.Plan(params, "quick")
+    grad = experiments.grad_jobs(*p.reading(), 1)
+    snap = experiments.snapshot_jobs(*p.reading(), p.P("related"), params["wtm"]["n_seeds"])
+    assert [j[2].keep_grad_shares for j in grad] == [True]
     assert [key_of(*j.configs) for j in p.under_reading() if j.chapter == "difficulty"] \
-        == [key_of(*j) for j in jobs]
+        == [key_of(*j) for j in grad + snap]
     text = source_path("difficulty").read_text()
     assert "experiments.grad_jobs(data_cfg, model_cfg, train_cfg, grad_seeds)" in text
+    assert "experiments.snapshot_jobs(data_cfg, model_cfg, train_cfg, related, len(seeds))" in text

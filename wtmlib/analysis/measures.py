@@ -251,6 +251,86 @@ def wtm_summary(arrays: dict, early_epoch: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------
+# Section 4.2.3: the role of ReLU, and 4.2.4: local misclassification counterbalanced
+# ---------------------------------------------------------------------------------------
+
+
+def pattern_gradient_shares(w1, w2, b2, x, y, p, n_pat: int, relu: bool = True) -> np.ndarray:
+    """Each pattern's share of each neuron's weight gradient ``[n_hidden, n_pat]``
+    (Section 4.2.3: "the share of that cluster in the weight gradient of the neuron").
+
+    For the BCE-with-logits loss of eq. (1), sample i's gradient with respect to row n of
+    W1 is ``r_i W2_n rho'(z_in) x_i`` with ``r_i = sigmoid(f_i) - y_i``; pattern k's part
+    is ``G_nk = sum_{i in k} r_i W2_n rho'(z_in) x_i`` and its share is
+    ``|G_nk| / sum_k' |G_nk'|`` (Euclidean norms). Under ReLU, ``rho'`` = 1 where the neuron
+    is on, so a pattern whose samples activate the neuron more often weighs more; without
+    ReLU (``relu=False``) every sample counts. NaN for a neuron with no gradient.
+    ``w1 [h, d]``, ``w2 [h]``, ``b2`` scalar, ``x [n, d]``, ``y [n]``, ``p [n]`` pattern ids.
+    """
+    w1, x = np.asarray(w1, dtype=np.float64), np.asarray(x, dtype=np.float64)
+    w2, y, p = np.asarray(w2, dtype=np.float64).reshape(-1), np.asarray(y), np.asarray(p)
+    z = x @ w1.T
+    a = np.maximum(z, 0) if relu else z
+    r = 1 / (1 + np.exp(-(a @ w2 + float(np.asarray(b2).reshape(-1)[0])))) - y
+    m = r[:, None] * w2[None, :] * ((z > 0) if relu else 1.0)  # dL_i/dz_in [n, h]
+    norms = np.zeros((w1.shape[0], n_pat))
+    for k in range(n_pat):
+        on = p == k
+        if on.any():
+            norms[:, k] = np.linalg.norm(m[on].T @ x[on], axis=1)
+    total = norms.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, norms / total, np.nan)
+
+
+def share_level_correlation(means_at, shares, classes, act) -> np.ndarray:
+    """Per neuron, Spearman over the patterns of its active class between a pattern's mean
+    pre-activation ``means_at [n_hidden, n_pat]`` and its share of the neuron's weight
+    gradient ``shares`` (``pattern_gradient_shares``) ``[n_hidden]``: Section 4.2.3's
+    "the average pre-activation of a cluster in a neuron is proportional to the share of
+    that cluster in the weight gradient", read as "increases with" (a proportion is not
+    testable: means can be negative while shares are not). NaN where undefined."""
+    means_at, shares, act = np.asarray(means_at, float), np.asarray(shares, float), np.asarray(act)
+    return np.array([spearman(means_at[n, patterns_of(classes, c)],
+                              shares[n, patterns_of(classes, c)]) for n, c in enumerate(act)])
+
+
+def local_misclassification(z, y, act) -> np.ndarray:
+    """Per sample, the share of the neurons whose active class is the sample's class that
+    are off for it (``z <= 0``) ``[n]``: those neurons give it nothing towards its class,
+    as they give the other class's samples (Section 4.2.4's "local misclassification";
+    winner-take-most pushes the losing patterns there). NaN for a class without neurons.
+    ``z [n, n_hidden]`` pre-activations, ``y [n]`` labels, ``act [n_hidden]``."""
+    z, y, act = np.asarray(z, float), np.asarray(y).astype(int), np.asarray(act)
+    out = np.full(len(y), np.nan)
+    for c in (0, 1):
+        own = act == c
+        if own.any():
+            out[y == c] = (z[np.ix_(y == c, own)] <= 0).mean(1)
+    return out
+
+
+def counterbalance_gap(ell, correct, p, q: float = 0.25) -> float:
+    """Per pattern, the mean of ``ell`` (``local_misclassification``) and the accuracy over
+    its samples (``correct`` [n], ``p`` [n] pattern ids); the accuracy of the ``q`` of the
+    patterns most locally misclassified minus that of the ``q`` least, in points
+    (Section 4.2.4: local misclassification "counterbalanced by a correct classification
+    in other neurons"). By patterns, not samples: Algorithm 1 makes the patterns equally
+    hard, so what differs between them is which ones the neurons let lose, while a
+    sample that noise moves towards the other class is both left off by its class's
+    neurons and misclassified. About 0: the patterns the neurons lose are classified as
+    well as the others; negative: local losses become errors. Ties broken by pattern id."""
+    ell, correct, p = np.asarray(ell, float), np.asarray(correct, float), np.asarray(p)
+    ok = np.isfinite(ell)
+    ids = np.unique(p[ok])
+    lost = np.array([ell[ok & (p == k)].mean() for k in ids])
+    acc = np.array([correct[ok & (p == k)].mean() for k in ids])
+    order = np.argsort(lost, kind="stable")
+    k = max(1, int(round(q * len(ids))))
+    return float(100 * (acc[order[-k:]].mean() - acc[order[:k]].mean()))
+
+
+# ---------------------------------------------------------------------------------------
 # Section 4.2.2 (Figure 5): timing
 # ---------------------------------------------------------------------------------------
 

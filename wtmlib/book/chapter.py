@@ -1,7 +1,9 @@
 """A chapter's set-up in one call, and prose chosen by verdicts.
 
 Every chapter starts the same way: collect its parameters (``report.parameters``), make
-its execution settings the process's default, build the configurations of the section it
+its execution settings the process's default, say what it will train and about how long
+when it runs by hand rather than in a ``wtm`` build (``jobs.run_note``; a build trains
+every run before any chapter), build the configurations of the section it
 re-makes, set the figure style and show the parameters with their provenance. ``setup``
 does all of it and returns what the chapter reads: its parameters and the data, model
 and training configurations of its section (Section 3.1's SGD regime, Section 4's Layca
@@ -18,12 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wtmlib.book import plots, report
-from wtmlib.book.params import chapter_parameters
+from wtmlib.book import jobs, plots, report
+from wtmlib.book.params import chapter_parameters, default_parameters
 from wtmlib.claims import readings
 from wtmlib.claims.registry import NOT, PARTLY, REPRODUCED
 from wtmlib.data import SyntheticConfig, pattern_class
 from wtmlib.results import experiments
+from wtmlib.results.provenance import current_profile
 
 SECTIONS = ("data", "3", "4", "mnist", "none")
 
@@ -64,6 +67,10 @@ def setup(name: str, namespace: dict, section: str) -> Setup:
         raise ValueError(f"section={section!r}: expected one of {', '.join(SECTIONS)}")
     params = report.parameters(name, namespace)
     experiments.use_execution(params)
+    if current_profile() == "interactive":  # run by hand, not by ``wtm`` (which trains first)
+        note = jobs.run_note(name, params, default_parameters(name))
+        if note:
+            print(note)
     found = Setup(params)
     if section == "data":
         found = Setup(params, experiments.configs(params, SyntheticConfig))

@@ -11,6 +11,8 @@
     wtm cache                                # what results are stored, by experiment
     wtm cache --prune                        # delete what no configuration can use
     wtm cache --thin                         # thin the stored runs to what the book reads
+    wtm results pack --out wtm-results-paper.tar   # the stored results as one archive
+    wtm results fetch URL_OR_FILE            # verify an archive, then add its results
 """
 
 from __future__ import annotations
@@ -67,11 +69,12 @@ def _thin_command(root, profile: str) -> int:
     runs are trained, so this is for results stored before it did (e.g. a finished
     build's). Refused while the readings sweep is incomplete (the runs drawn depend on
     the reading it chooses)."""
-    from wtmlib.build import plan, thin  # noqa: PLC0415 (torch)
+    from wtmlib.book.jobs import Plan  # noqa: PLC0415 (torch)
+    from wtmlib.build import thin  # noqa: PLC0415
 
     # the chosen reading is read from the same folder
     with pipeline._environ({"WTM_RESULTS": str(root)} if root is not None else {}):
-        reads = plan.Plan(params.resolve(profile), profile).reads()
+        reads = thin.reads(Plan(params.resolve(profile), profile))
         if reads is None:
             raise ConfigError(f"the readings sweep of profile {profile!r} is not complete in "
                               f"{cache.results_root()}: nothing thinned (build the book first)")
@@ -79,6 +82,45 @@ def _thin_command(root, profile: str) -> int:
         print(f"thinned {done['runs']} run(s): {done['before'] / 2**20:.1f} MiB -> "
               f"{done['after'] / 2**20:.1f} MiB")
         _cache_command(None, False, False)
+    return 0
+
+
+def _results_command(args) -> int:
+    """``wtm results pack`` and ``wtm results fetch`` (``wtmlib.results.archive``)."""
+    from wtmlib.results import archive  # noqa: PLC0415
+
+    if args.action == "pack":
+        params.check_profile(args.profile)
+        out = args.out or f"wtm-results-{args.profile}.tar"
+        try:
+            manifest = archive.pack(out, args.profile, args.root)
+        except OSError as err:
+            raise RuntimeError(f"--out {out}: cannot write the archive ({err})") from None
+        for note in manifest["skipped"]:
+            print(f"wtm: not packed: {note}", file=sys.stderr)
+        print(f"packed {manifest['results']} result(s), "
+              f"{manifest['total_bytes'] / 2**20:.1f} MiB, numerics version "
+              f"{manifest['numerics']}, into {out}")
+        return 0
+    root = args.root or cache.results_root()
+    try:
+        done = archive.fetch(args.src, root, replace=args.replace)
+    except KeyboardInterrupt:
+        part = archive.partial_path(args.src, root)
+        kept = f"; the partial download {part} is kept" if part.exists() else ""
+        print(f"wtm: fetch interrupted, nothing installed{kept}. The same command resumes: "
+              f"wtm results fetch {shlex.quote(args.src)}", file=sys.stderr)
+        return 130
+    m = done.manifest
+    print(f"fetched {m['results']} result(s) (numerics version {m['numerics']}, profile "
+          f"{m.get('profile')}, commit {m.get('commit')}, packed {m.get('created')}) into "
+          f"{done.root}: {len(done.installed)} new, {len(done.identical)} already here")
+    if done.replaced:
+        print(f"  replaced {len(done.replaced)} local result(s) (damaged, incomplete or "
+              f"--replace): {', '.join(done.replaced)}")
+    if done.kept:
+        print(f"  kept {len(done.kept)} local result(s) that differ from the archive's "
+              f"(--replace takes the archive's): {', '.join(done.kept)}")
     return 0
 
 
@@ -152,6 +194,24 @@ def main(argv=None) -> int:
                    help="thin the stored runs to the epochs the book's chapters read")
     p.add_argument("--profile", default="paper", help="with --thin: whose book (default paper)")
     p.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
+    p = sub.add_parser("results", help="the stored results as one archive: pack, fetch")
+    acts = p.add_subparsers(dest="action", required=True, metavar="{pack,fetch}")
+    q = acts.add_parser("pack", help="write the current stored results into one tar, "
+                                     "MANIFEST.json first")
+    q.add_argument("--profile", default="paper",
+                   help="the profile the results were built with (paper or quick), recorded in "
+                        "the manifest and the default file name. Results are keyed by "
+                        "configuration, not profile: every complete result of the current "
+                        "numerics version is packed")
+    q.add_argument("--out", default=None, help="archive to write (default "
+                   "wtm-results-PROFILE.tar; .tar.gz compresses, to no gain on .npz files)")
+    q.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
+    q = acts.add_parser("fetch", help="download or read an archive, verify every file, then "
+                                      "add its results to the results folder")
+    q.add_argument("src", metavar="SRC", help="an http:// or https:// URL, or a local file path")
+    q.add_argument("--replace", action="store_true",
+                   help="replace local results that differ from the archive's (default: keep)")
+    q.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
     args = parser.parse_args(argv)
 
     try:
@@ -179,6 +239,8 @@ def main(argv=None) -> int:
                 params.check_profile(args.profile)
                 return _thin_command(args.root, args.profile)
             _cache_command(args.root, args.prune, args.dry_run)
+        elif args.command == "results":
+            return _results_command(args)
         elif args.command in ("run", "book"):
             return _build(args, sys.argv[1:] if argv is None else argv)
     except (params.ParameterError, pipeline.NotebookFailed, ConfigError, RuntimeError) as err:

@@ -4,9 +4,8 @@ run``). Chapter by chapter, a pool idles at each chapter's last runs and a one-r
 chapter leaves a core unused; one pool for the whole build does not. The notebooks
 then load every run from the cache.
 
-The jobs come from the functions the notebooks call themselves (``experiments.*_jobs``,
-``readings.sweep_jobs``): a run the plan does not list is still trained by its
-notebook, only later. The runs under the reading the sweep chooses are listed as soon
+The jobs are those of ``wtmlib.book.jobs.Plan`` (from the functions the notebooks call
+themselves): a run the plan does not list is still trained by its notebook, only later. The runs under the reading the sweep chooses are listed as soon
 as the sweep is stored, while the workers train the rest. Chapters that stack runs
 (``batch_models`` > 1, for GPUs) train their own.
 """
@@ -17,167 +16,14 @@ import concurrent.futures as cf
 import os
 import time
 from dataclasses import replace
-from typing import NamedTuple
 
+from wtmlib.book.jobs import READING_CHAPTERS, Job, Plan, cost, kind, missing
 from wtmlib.build import thin
-from wtmlib.claims import readings
-from wtmlib.claims.reading_rule import LITERAL
-from wtmlib.results import cache, experiments
-from wtmlib.config import Execution
-from wtmlib.mnist import AggregatedMNISTConfig
-from wtmlib.book.params import notebook_names, resolve
+from wtmlib.results import cache
 from wtmlib.results.runs import key_of, run
 from wtmlib.build.pipeline import Stopped
 from wtmlib.build.progress import duration
-from wtmlib.results.pool import local_pool, seed_jobs, store_run
-
-# chapters that read the Section 4.1 reading (``readings.main``), hence the sweep
-# (Appendix A.1's runs take the output layer of a reading of it)
-READING_CHAPTERS = ("wtm", "ablation", "difficulty", "related", "readings", "explorer", "mnist")
-
-
-class Job(NamedTuple):
-    """One run to train: the chapter that asks for it, its cache folder, its configs."""
-
-    chapter: str
-    experiment: str
-    configs: tuple  # (data, model, train)
-
-
-def cost(job: Job) -> float:
-    """Multiply-adds of one epoch's forward pass times the epochs (the bound, for a run
-    that stops once it fits): the order of the pool, and the ETA's weight of a run
-    within its chapter."""
-    data, model, train = job.configs
-    return data.n_train * getattr(data, "n_dim", 784) * model.n_hidden * train.epochs
-
-
-def kind(job: Job) -> tuple:
-    """The runs the ETA prices alike: one chapter, one model (width, activation, ...).
-    Seconds are not proportional to ``cost`` across models: a narrow model's epoch has
-    work that does not scale with its width, and a linear one trains faster than its
-    multiply-adds say (the speed page has the figures)."""
-    return (job.chapter, *job.configs[1:2])
-
-
-class Plan:
-    """The jobs of the chapters in ``params`` (``{chapter: parameters}``); a chapter's
-    parameters not in ``params`` come from ``profile`` (as ``chapter_parameters`` does)."""
-
-    def __init__(self, params: dict[str, dict], profile: str = "paper"):
-        self.params, self.profile = params, profile
-
-    def P(self, name: str) -> dict:
-        return self.params.get(name) or resolve(self.profile, names=[name])[name]
-
-    def reading(self) -> tuple:
-        """``(data, model, train)`` of the Section 4.1 chapter's reading (the sweep stored)."""
-        return readings.main(self.P("wtm"))[:3]
-
-    def first(self) -> list[Job]:
-        """Runs that need no other run: Section 3's grid, the readings sweep, Appendix
-        A.1's runs under the chapter's own output-layer setting (shown beside the reading)."""
-        names, jobs = set(self.params), []
-        if names & {"noise", "related"}:
-            jobs += [Job("noise", "noise", j) for j in experiments.noise_jobs(self.P("noise"))]
-        if names & set(READING_CHAPTERS):
-            P4 = self.P("wtm")
-            data, model, train = experiments.section4(P4)
-            configs = readings.sweep_configs(train, P4["output_lrs"])
-            jobs += [Job("wtm", "section4", j) for j in readings.sweep_jobs(
-                data, model, configs, range(P4["reading_seeds"]))]
-        if "mnist" in names:
-            PM = self.P("mnist")
-            data, model, fixed = experiments.section4(PM, AggregatedMNISTConfig)
-            jobs += [Job("mnist", "mnist", j)
-                     for j in seed_jobs(data, model, fixed, range(PM["n_seeds"]))]
-        return jobs
-
-    def under_reading(self) -> list[Job]:
-        """Runs under the chosen reading: Section 4.1's seeds and tests, the ablations,
-        Section 4.2.2's gradient-share runs, the coherence runs, the readings chapter's runs with W2's norm fixed, Appendix
-        A.1's seeds (the explorer's seed 0) with the reading's output layer (call once the
-        sweep is stored)."""
-        names = set(self.params)
-        if not names & set(READING_CHAPTERS):
-            return []
-        P4, (data, model, train) = self.P("wtm"), self.reading()
-        if "wtm" in names:
-            jobs = experiments.wtm_jobs(data, model, train, P4)
-        elif names & {"difficulty", "related"}:
-            jobs = seed_jobs(data, model, train, range(P4["n_seeds"]))
-        else:  # the explorer's seed 0 (the readings chapter reads the sweep and its own runs)
-            jobs = seed_jobs(data, model, train, [0]) if "explorer" in names else []
-        jobs = [Job("wtm", "section4", j) for j in jobs]
-        if "readings" in names:  # the chosen reading with W2's norm fixed, the sweep's seeds
-            jobs += [Job("readings", "section4", j) for j in experiments.norm_fixed_jobs(
-                data, model, train, range(P4["reading_seeds"]))]
-        if "difficulty" in names:
-            jobs += [Job("difficulty", "section4", j) for j in experiments.grad_jobs(
-                data, model, train, self.P("difficulty")["grad_seeds"])]
-        if "ablation" in names:
-            jobs += [Job("ablation", "section4", j)
-                     for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]
-        if "related" in names:
-            jobs += [Job("related", "section4", j) for j in experiments.coherence_jobs(
-                data, model, train, self.P("related"), P4["n_seeds"])]
-        if "mnist" in names or ("explorer" in names and self.P("explorer")["mnist"]):
-            PM = self.P("mnist")
-            data, model, train = readings.mnist(PM, P4)[:3]
-            seeds = range(PM["n_seeds"] if "mnist" in names else 1)
-            jobs += [Job("mnist", "mnist", j) for j in seed_jobs(data, model, train, seeds)]
-        return jobs
-
-    def reads(self, root=None) -> thin.Reads | None:
-        """What the book's chapters read of their runs (``thin.Reads``), with every
-        chapter's parameters (this plan's, the profile's for the others), or ``None``
-        while the readings sweep is not stored in ``root`` (the runs drawn depend on the
-        reading it chooses). Mirrors the chapters: the runs they draw over training
-        (the readings page, Section 4.1's spread curves, the explorer) and those whose
-        spread onset Figure 5 scans (every reading, the chosen one's seeds, the linear
-        control)."""
-        P4, PM = self.P("wtm"), self.P("mnist")
-        data, model, train = experiments.section4(P4)
-        configs = readings.sweep_configs(train, P4["output_lrs"])
-        sweep = readings.sweep_jobs(data, model, configs, range(P4["reading_seeds"]))
-        if not all(cache.paths("section4", key_of(*job), root)[1].exists() for job in sweep):
-            return None
-        data, model, chosen = self.reading()
-        everything = Plan({name: self.P(name) for name in notebook_names()}, self.profile)
-        seeds = range(P4["reading_seeds"])
-        drawn = (seed_jobs(data, model, chosen, seeds)
-                 + seed_jobs(data, model, configs[LITERAL], seeds)
-                 + experiments.norm_fixed_jobs(data, model, chosen, seeds)
-                 + seed_jobs(*readings.mnist(PM, P4)[:3], [0]))
-        scanned = (sweep + seed_jobs(data, model, chosen, range(P4["n_seeds"]))
-                   + seed_jobs(*experiments.linear_control(data, model, chosen),
-                               range(self.P("ablation")["ablation_seeds"])))
-        return thin.Reads(
-            epochs=tuple(sorted({P4["early_epoch"], *P4["onset_epochs"], PM["early_epoch"]})),
-            onset_factor=float(self.P("difficulty")["onset_factor"]),
-            drawn=frozenset(key_of(*job) for job in drawn),
-            scanned=frozenset(key_of(*job) for job in scanned),
-            listed={key_of(*job.configs): job.experiment
-                    for job in everything.first() + everything.under_reading()})
-
-    def execution(self, name: str) -> Execution:
-        """The execution settings of the chapter that asks for a run (no progress bars)."""
-        return replace(experiments.configs(self.P(name), Execution), progress=False)
-
-
-def missing(jobs: list[Job], plan: "Plan", root=None, seen: set | None = None) -> list[Job]:
-    """The jobs whose result is not stored (nor in ``seen``, updated), each once, longest
-    first; jobs of chapters that stack runs (``batch_models`` > 1) are left to them."""
-    seen = set() if seen is None else seen
-    out = []
-    for job in jobs:
-        key = key_of(*job.configs)
-        if (key in seen or plan.execution(job.chapter).batch_models > 1
-                or cache.paths(job.experiment, key, root)[1].exists()):
-            continue
-        seen.add(key)
-        out.append(job)
-    return sorted(out, key=cost, reverse=True)
+from wtmlib.results.pool import local_pool, store_run
 
 
 def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=print,
@@ -190,7 +36,7 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
     read more of is dropped first, to be trained again."""
     plan, seen = Plan(params, profile), set()
     later = bool(set(params) & set(READING_CHAPTERS))
-    reads = plan.reads(root)  # known here when the sweep is stored already
+    reads = thin.reads(plan, root)  # known here when the sweep is stored already
     if reads is not None:
         mine = plan.first() + plan.under_reading()
         thin.drop_insufficient(reads, {key_of(*job.configs) for job in mine}, root, log)
@@ -213,7 +59,7 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
         stop.notes.append(status.stopped(root))
         raise
     status.finish()
-    reads = plan.reads(root)
+    reads = thin.reads(plan, root)
     if reads is not None:
         thin.thin_stored(reads, root, log)
     return status.n_done

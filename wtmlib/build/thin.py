@@ -11,7 +11,7 @@ rest), and drops the per-sample derivative signs of the runs no figure draws. Th
 and the numerics version do not change: thinning is storage, not numerics.
 
 What the build's chapters read depends on its parameters and on the optimizer reading
-the sweep chose (``Reads``, from ``wtmlib.build.plan.Plan.reads``): a build whose
+the sweep chose (``Reads``, from ``reads``): a build whose
 chapters read more of a thinned run than it kept (another reading drawn, another early
 epoch, a larger onset factor) trains that run again first (``drop_insufficient``);
 the numbers come out the same, whole.
@@ -27,15 +27,21 @@ import numpy as np
 
 from wtmlib.analysis.measures import within_class_spread
 from wtmlib.analysis.signs import active_class_of
+from wtmlib.book.jobs import Plan
+from wtmlib.book.params import notebook_names
+from wtmlib.claims import readings
+from wtmlib.claims.reading_rule import LITERAL
 from wtmlib.data import pattern_class
-from wtmlib.results import cache
+from wtmlib.results import cache, experiments
+from wtmlib.results.pool import seed_jobs
+from wtmlib.results.runs import key_of
 
 ARRAYS = ("pattern_means_train", "pattern_means_probe")  # the per-epoch arrays thinned
 
 
 @dataclass(frozen=True)
 class Reads:
-    """What a build's chapters read of its runs, by run key (``Plan.reads``).
+    """What a build's chapters read of its runs, by run key (``reads``).
 
     ``epochs``: the early epochs the measures read in every run (Section 4.1's
     ``early_epoch`` and ``onset_epochs``, Appendix A.1's ``early_epoch``);
@@ -49,6 +55,38 @@ class Reads:
     drawn: frozenset
     scanned: frozenset
     listed: dict
+
+
+def reads(plan: Plan, root=None) -> Reads | None:
+    """What the book's chapters read of their runs, with every chapter's parameters
+    (``plan``'s, the profile's for the others), or ``None`` while the readings sweep is
+    not stored in ``root`` (the runs drawn depend on the reading it chooses). Mirrors
+    the chapters: the runs they draw over training (the readings page, Section 4.1's
+    spread curves, the explorer) and those whose spread onset Figure 5 scans (every
+    reading, the chosen one's seeds, the linear control)."""
+    P4, PM = plan.P("wtm"), plan.P("mnist")
+    data, model, train = experiments.section4(P4)
+    configs = readings.sweep_configs(train, P4["output_lrs"])
+    sweep = readings.sweep_jobs(data, model, configs, range(P4["reading_seeds"]))
+    if not all(cache.paths("section4", key_of(*job), root)[1].exists() for job in sweep):
+        return None
+    data, model, chosen = plan.reading()
+    everything = Plan({name: plan.P(name) for name in notebook_names()}, plan.profile)
+    seeds = range(P4["reading_seeds"])
+    drawn = (seed_jobs(data, model, chosen, seeds)
+             + seed_jobs(data, model, configs[LITERAL], seeds)
+             + experiments.norm_fixed_jobs(data, model, chosen, seeds)
+             + seed_jobs(*plan.mnist_configs(PM, P4), [0]))
+    scanned = (sweep + seed_jobs(data, model, chosen, range(P4["n_seeds"]))
+               + seed_jobs(*experiments.linear_control(data, model, chosen),
+                           range(plan.P("ablation")["ablation_seeds"])))
+    return Reads(
+        epochs=tuple(sorted({P4["early_epoch"], *P4["onset_epochs"], PM["early_epoch"]})),
+        onset_factor=float(plan.P("difficulty")["onset_factor"]),
+        drawn=frozenset(key_of(*job) for job in drawn),
+        scanned=frozenset(key_of(*job) for job in scanned),
+        listed={key_of(*job.configs): job.experiment
+                for job in everything.first() + everything.under_reading()})
 
 
 def spread_records(arrays: dict, cap: float) -> list[int]:

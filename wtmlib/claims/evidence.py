@@ -19,14 +19,16 @@ from wtmlib.claims.registry import MODERATE_NOISE
 from wtmlib.results.experiments import best_sigma_train
 from wtmlib.analysis.tables import moderate_margins, null_table, wtm_table
 from wtmlib.data import pattern_class
-from wtmlib.analysis.measures import (favoured_pattern, loss_share_crossing, spread_onset,
-                                     spread_ratios, within_class_spread)
-from wtmlib.model import build_model
+from wtmlib.analysis.measures import (counterbalance_gap, favoured_pattern,
+                                     local_misclassification, loss_share_crossing,
+                                     pattern_gradient_shares, share_level_correlation,
+                                     spread_onset, spread_ratios, within_class_spread)
+from wtmlib.model import build_model, model_from_arrays
 from wtmlib.training.fast.record import gated_sign as step_gated_sign
 from wtmlib.analysis.signs import mean_dz_sign, sign_class_correlation
 from wtmlib.analysis.signs import active_class_of
 from wtmlib.analysis.nulls import falling_shares
-from wtmlib.analysis.stats import spearman, t_interval
+from wtmlib.analysis.stats import median, spearman, t_interval
 
 
 class Evidence(NamedTuple):
@@ -142,7 +144,8 @@ def causal(bases: list, same_init: list, new_init: list, n_pat: int) -> dict:
 
 
 def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
-    """F5-crossing-occurs and F5-crossing-epoch (Section 4.2.2), and the per-seed timing table:
+    """F5-crossing-occurs, F5-crossing-epoch and F3-onset-epoch (Section 4.2.2), and the
+    per-seed timing table:
     crossing of the loss shares, onset of the within-class spread growth (both infinite
     when they never happen), half-rise. A thinned run answers the onset for factors up
     to the one it was thinned for (``wtmlib.build.thin``); a larger one is refused."""
@@ -180,6 +183,10 @@ def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
         [float(np.median(crossed)) if len(crossed) else np.inf], n=len(crossed),
         note=f"median of {listed(crossed)} (range {crossed.min():.0f}-{crossed.max():.0f}); "
         + half if len(crossed) else "no seed crosses; " + half)
+    began = onset[np.isfinite(onset)]
+    found["F3-onset-epoch"] = Evidence(  # no onset in any seed: not testable (n = 0)
+        [float(np.median(began)) if len(began) else np.inf], n=len(began),
+        note=f"onset per seed: {listed(onset)}; factor {onset_factor:g}")
     return found, timing
 
 
@@ -335,14 +342,21 @@ def coherence_early(coherence: pd.DataFrame, early: int = 10) -> dict:
         + ", ".join(f"{s}: {r:.3g}" for s, r in ratios.items()))}
 
 
-def mnist(results: list, note: str, early_epoch: int, table=None) -> dict:
+def mnist(results: list, note: str, early_epoch: int, table=None, control=None) -> dict:
     """MNIST-acc (Appendix A.1): test accuracy per seed, in %; and Figure 6's mechanism,
     F3-winner-take-most's and F3-one-class's measures on the same runs (digits as
-    patterns); ``table``: the runs' ``wtm_table`` when already computed."""
+    patterns); ``table``: the runs' ``wtm_table`` when already computed; ``control``: the
+    ``wtm_table`` of the linear network's runs of the same seeds, whose rank-correlation
+    median (where above 0) is A1-winner-take-most's null."""
     on_s = mechanism(results, early_epoch, table)
+    wtm = on_s["F3-winner-take-most"]
+    if control is not None:
+        linear = np.asarray(control["rank_corr_active_median"], dtype=float)
+        wtm = wtm._replace(null=np.maximum(np.asarray(wtm.null, dtype=float), linear),
+                           null_note="the larger of 0 and the linear network's value, per "
+                           "seed (linear: " + ", ".join(f"{v:.2f}" for v in linear) + ")")
     return {"MNIST-acc": Evidence([100 * r.metrics["test_acc"] for r in results], note=note),
-            "A1-winner-take-most": on_s["F3-winner-take-most"],
-            "A1-one-class": on_s["F3-one-class"]}
+            "A1-winner-take-most": wtm, "A1-one-class": on_s["F3-one-class"]}
 
 
 def clustering(correlations: dict, levels, split: str) -> dict:
@@ -371,3 +385,61 @@ def save(evidence: dict, profile: str | None = None) -> dict:
                                               null_note=ev.null_note, profile=profile)
             for cid, ev in evidence.items()}
 
+
+
+def snapshot_at(result, epoch: int) -> int:
+    """Index of the largest stored snapshot epoch <= ``epoch`` (``TrainConfig.snapshots``)."""
+    epochs = np.asarray(result["snapshot_epochs"])
+    below = np.flatnonzero(epochs <= epoch)
+    if not len(below):
+        raise ValueError(f"epoch={epoch}: no snapshot at or before it (snapshots: "
+                         f"{epochs.tolist()})")
+    return int(below[-1])
+
+
+def share_level_at(result, data, k: int, relu: bool) -> float:
+    """Section 4.2.3's measure at snapshot ``k`` of a run that kept its weights: the median
+    over neurons of ``measures.share_level_correlation`` on the training samples."""
+    w1 = np.asarray(result["snapshot_hidden.weight"][k], dtype=np.float64)
+    x, y, p = (data.x_train.numpy(), data.y_train.numpy(), data.p_train.numpy())
+    n_pat = int(p.max()) + 1
+    shares = pattern_gradient_shares(w1, result["snapshot_out.weight"][k][0],
+                                     result["snapshot_out.bias"][k], x, y, p, n_pat, relu)
+    z = x @ w1.T
+    means = np.stack([z[p == j].mean(0) for j in range(n_pat)], 1)  # [h, n_pat]
+    return median(share_level_correlation(means, shares, pattern_class(n_pat).numpy(),
+                                          active_class_of(result)))
+
+
+def proportionality(runs: list, controls: list, datas: list, epoch: int) -> dict:
+    """S4-relu-proportional (Section 4.2.3): per seed, ``share_level_at`` the largest
+    snapshot epoch <= ``epoch`` of the ReLU network's run (``runs``, which kept their
+    weights), against the linear network's same run (``controls``, same seed: no ReLU,
+    every sample counts whatever its pre-activation)."""
+    k = [snapshot_at(r, epoch) for r in runs]
+    at = int(np.asarray(runs[0]["snapshot_epochs"])[k[0]])
+    values = [share_level_at(r, d, i, True) for r, d, i in zip(runs, datas, k)]
+    null = [share_level_at(c, d, snapshot_at(c, at), False) for c, d in zip(controls, datas)]
+    return {"S4-relu-proportional": Evidence(
+        values, null, "the linear network (no ReLU), same seeds and epoch: "
+        + ", ".join(f"{v:.2f}" for v in null),
+        f"after epoch {at}; median over all neurons; {len(values)} seeds")}
+
+
+def counterbalance(results: list, datas: list, model_cfg) -> dict:
+    """S4-counterbalance (Section 4.2.4): per run, on the test set at the end of training,
+    ``measures.counterbalance_gap`` of ``measures.local_misclassification`` by pattern;
+    the note gives the share of test samples that most of their class's neurons leave off."""
+    gaps, majority = [], []
+    for r, d in zip(results, datas):
+        model = model_from_arrays(r.arrays, model_cfg).eval()
+        with torch.no_grad():
+            z = model.hidden(d.x_test).numpy()
+            correct = ((model(d.x_test) > 0).long() == d.y_test).numpy()
+        ell = local_misclassification(z, d.y_test.numpy(), active_class_of(r))
+        gaps.append(counterbalance_gap(ell, correct, d.p_test.numpy()))
+        majority.append(float(np.nanmean(ell > 0.5)))
+    return {"S4-counterbalance": Evidence(
+        gaps, 0.0, "0: the most locally misclassified quarter of the patterns classified as "
+        "well as the least", "test set, end of training; share of test samples that most of their "
+        "class's neurons leave off, per seed: " + ", ".join(f"{m:.2f}" for m in majority))}

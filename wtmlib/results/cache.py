@@ -214,26 +214,41 @@ def thin(experiment: str, key: str, keep, root: Path | None = None) -> Result | 
     return Result(result.config, expanded(stored), result.metrics, key, info)
 
 
+def check(experiment: str, key: str, root: Path | None = None) -> dict:
+    """A stored result's JSON document after the checks every load makes: it names
+    ``key``, its own checksum matches its content and ``npz_sha256`` the ``.npz``'s bytes.
+    Raises (``ValueError``, ``OSError``, ``KeyError``...) on any damage; reads no arrays."""
+    npz, meta = paths(experiment, key, root)
+    doc = json.loads(meta.read_text())
+    if doc.get("key") != key:
+        raise ValueError(f"the file holds key {doc.get('key')!r}")
+    if doc.get("sha256") != _doc_sha256(doc):
+        raise ValueError("the JSON's checksum does not match its content")
+    if doc["info"]["npz_sha256"] != sha256_file(npz):
+        raise ValueError("the arrays' checksum does not match the .npz")
+    return doc
+
+
+def read(experiment: str, key: str, root: Path | None = None) -> Result:
+    """The stored result, checked as ``check`` does, its arrays read with
+    ``allow_pickle=False``; raises on any damage (``load`` warns and returns ``None``)."""
+    doc = check(experiment, key, root)
+    with np.load(paths(experiment, key, root)[0], allow_pickle=False) as f:
+        arrays = expanded({name: f[name] for name in f.files})
+    return Result(doc["config"], arrays, doc["metrics"], key, doc["info"])
+
+
 def load(experiment: str, key: str, root: Path | None = None) -> Result | None:
     """The stored result, or ``None`` if absent or damaged (with a warning)."""
-    npz, meta = paths(experiment, key, root)
+    meta = paths(experiment, key, root)[1]
     if not meta.exists():
         return None
     try:
-        doc = json.loads(meta.read_text())
-        if doc.get("key") != key:
-            raise ValueError(f"the file holds key {doc.get('key')!r}")
-        if doc.get("sha256") != _doc_sha256(doc):
-            raise ValueError("the JSON's checksum does not match its content")
-        if doc["info"]["npz_sha256"] != sha256_file(npz):
-            raise ValueError("the arrays' checksum does not match the .npz")
-        with np.load(npz, allow_pickle=False) as f:
-            arrays = expanded({name: f[name] for name in f.files})
+        return read(experiment, key, root)
     except Exception as err:  # noqa: BLE001 - any damage means recompute
         warnings.warn(f"ignoring damaged result {meta} ({type(err).__name__}: {err}); "
                       "recomputing", stacklevel=2)
         return None
-    return Result(doc["config"], arrays, doc["metrics"], key, doc["info"])
 
 
 def stored_metrics(experiment: str, key: str, root: Path | None = None) -> dict | None:

@@ -140,6 +140,14 @@ def coherence_jobs(data_cfg, model_cfg, train_cfg, params: dict, n_seeds: int) -
                      range(min(params["coherence_seeds"], n_seeds)))
 
 
+def snapshot_jobs(data_cfg, model_cfg, train_cfg, params: dict, n_seeds: int) -> list:
+    """Section 4.2.3's runs: the coherence runs (``coherence_jobs``, whose weights are kept
+    at ``snapshots``) and the same seeds of the linear network (``linear_control``), the
+    control of the ReLU argument."""
+    return (coherence_jobs(data_cfg, model_cfg, train_cfg, params, n_seeds)
+            + coherence_jobs(*linear_control(data_cfg, model_cfg, train_cfg), params, n_seeds))
+
+
 def norm_fixed(train_cfg: TrainConfig) -> TrainConfig | None:
     """A reading whose W2 trains by plain SGD, with W2 projected back to its initial norm
     after every step (``TrainConfig.output_norm``): the controlled test of this book's

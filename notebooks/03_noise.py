@@ -180,7 +180,7 @@ for s, res in fig2.items():
     top = signs.top_neurons(res["out.weight"], n_neurons_shown)
     acc = res.metrics["test_acc"]
     report.glue(f"fig2_acc_{s:g}", 100 * acc, ".1f")
-    panels.append([(res["pattern_means_probe"][:, n, :],
+    panels.append([(res.trajectory("pattern_means_probe", n),
                     f"sigma_train={s:g} ({100 * acc:.1f}%), neuron #{r + 1} by |W2|")
                    for r, n in enumerate(top)])
 for s, cid in ((0.4, "F2-acc-generalizing"), (1.2, "F2-acc-memorizing")):

@@ -85,7 +85,7 @@ panels = []
 for name, rs in runs.items():
     r = rs[0]
     top = signs.top_neurons(r["out.weight"], 1)[0]
-    panels.append((r["pattern_means_train"][:, top, :],
+    panels.append((r.trajectory("pattern_means_train", top),
                    f"{name} ({100 * r.metrics['test_acc']:.1f}%)"))
 report.figure(plots.trajectory_grid([panels[:4], panels[4:]], classes),
               "Figure 4 re-made: pattern means over training in the neuron with the largest "

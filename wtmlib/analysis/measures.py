@@ -27,6 +27,7 @@ how many neurons were defined.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -67,12 +68,15 @@ def within_class_spread(means, classes, neuron_class) -> np.ndarray:
     ``neuron_class[n]`` of their mean pre-activations ``[epochs+1, n_hidden]``.
 
     Winner-take-most pushes a class's patterns apart, so this spread grows in the class
-    the mechanism acts on (Figure 3 rows 1-2). Patterns with NaN means are ignored.
+    the mechanism acts on (Figure 3 rows 1-2). Patterns with NaN means are ignored; an
+    epoch with no defined mean (one a thinned run did not keep) gives NaN, quietly.
     """
     means, neuron_class = np.asarray(means, dtype=float), np.asarray(neuron_class)
     out = np.empty(means.shape[:2])
-    for n in range(means.shape[1]):
-        out[:, n] = np.nanstd(means[:, n, patterns_of(classes, neuron_class[n])], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the std of no value is NaN
+        for n in range(means.shape[1]):
+            out[:, n] = np.nanstd(means[:, n, patterns_of(classes, neuron_class[n])], axis=1)
     return out
 
 
@@ -347,10 +351,14 @@ def spread_onset(spread, factor: float = 1.5) -> int | None:
     its median over neurons, NaNs ignored) or a curve ``[epochs+1]`` (S = spread).
     With the active class, this dates the onset of winner-take-most, to compare with
     ``loss_share_crossing`` (Section 4.2.2: the two happen "around the same time").
+    An epoch whose S is NaN (one a thinned run did not keep) is never the onset: a
+    thinned run keeps every epoch the onset can fall on (``wtmlib.build.thin``).
     """
     s = np.asarray(spread, dtype=float)
     if s.ndim == 2:
-        s = np.nanmedian(s, axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the median of no value is NaN
+            s = np.nanmedian(s, axis=1)
     hit = np.flatnonzero(s >= factor * s[0])
     return int(hit[0]) if len(hit) else None
 

@@ -28,8 +28,9 @@ def mean_sign(arrays) -> np.ndarray:
     (Section 4.1, Figure 3 row 4; stored when ``TrainConfig.keep_mean_sign``)."""
     if "sign_total" not in arrays:
         raise KeyError("this run did not keep the per-sample derivative signs "
-                       "(TrainConfig.keep_mean_sign=False); its class-level summaries are "
-                       "in 'sign_class_sums' (active_class_of, sign_class_correlation_of)")
+                       "(TrainConfig.keep_mean_sign=False, or a thinned run that no figure "
+                       "draws); its class-level summaries are in 'sign_class_sums' "
+                       "(active_class_of, sign_class_correlation_of)")
     count = np.maximum(np.asarray(arrays["sign_count"]), 1).astype(np.float32)
     return np.asarray(arrays["sign_total"]).astype(np.float32) / count[:, None]
 

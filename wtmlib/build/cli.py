@@ -10,6 +10,7 @@
     wtm bench                                # training speed against the matmul rate
     wtm cache                                # what results are stored, by experiment
     wtm cache --prune                        # delete what no configuration can use
+    wtm cache --thin                         # thin the stored runs to what the book reads
     wtm results pack --out wtm-results-paper.tar   # the stored results as one archive
     wtm results fetch URL_OR_FILE            # verify an archive, then add its results
 """
@@ -40,7 +41,7 @@ def _overrides(pairs, notebook: str | None) -> dict[str, dict]:
 
 def _cache_command(root, prune: bool, dry_run: bool) -> None:
     """``wtm cache``: stored results per experiment and numerics version (count, size,
-    oldest), then, with ``--prune``, what was (or would be) deleted."""
+    how many thinned, oldest), then, with ``--prune``, what was (or would be) deleted."""
     rows = cache.stored(root)
     print(f"results in {root or cache.results_root()} (numerics version now "
           f"{cache.NUMERICS_VERSION}):")
@@ -50,6 +51,7 @@ def _cache_command(root, prune: bool, dry_run: bool) -> None:
     for (exp, numerics, current), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         size = sum(r["bytes"] for r in rs) / 2**20
         print(f"  {exp:<12} numerics {numerics!s:<4} {len(rs):4d} runs {size:9.1f} MiB  "
+              f"{sum(r['thinned'] for r in rs):4d} thinned  "
               f"oldest {max(r['age_days'] for r in rs):5.1f} days  "
               f"{'in use' if current else 'unusable (prune)'}")
     print(f"  {'all':<12} {'':13} {len(rows):4d} runs "
@@ -59,6 +61,28 @@ def _cache_command(root, prune: bool, dry_run: bool) -> None:
         verb = "would delete" if dry_run else "deleted"
         print(f"{verb} {len(gone)} result(s), "
               f"{sum(r['bytes'] for r in gone) / 2**20:.1f} MiB")
+
+
+def _thin_command(root, profile: str) -> int:
+    """``wtm cache --thin``: thin the stored runs of ``profile``'s book to the epochs its
+    chapters read (``wtmlib.build.thin``), in place; a build does this by itself once its
+    runs are trained, so this is for results stored before it did (e.g. a finished
+    build's). Refused while the readings sweep is incomplete (the runs drawn depend on
+    the reading it chooses)."""
+    from wtmlib.book.jobs import Plan  # noqa: PLC0415 (torch)
+    from wtmlib.build import thin  # noqa: PLC0415
+
+    # the chosen reading is read from the same folder
+    with pipeline._environ({"WTM_RESULTS": str(root)} if root is not None else {}):
+        reads = thin.reads(Plan(params.resolve(profile), profile))
+        if reads is None:
+            raise ConfigError(f"the readings sweep of profile {profile!r} is not complete in "
+                              f"{cache.results_root()}: nothing thinned (build the book first)")
+        done = thin.thin_stored(reads, log=print, every_s=0.0)
+        print(f"thinned {done['runs']} run(s): {done['before'] / 2**20:.1f} MiB -> "
+              f"{done['after'] / 2**20:.1f} MiB")
+        _cache_command(None, False, False)
+    return 0
 
 
 def _results_command(args) -> int:
@@ -162,9 +186,13 @@ def main(argv=None) -> int:
                    help="the values under this reading of the paper's optimizer settings "
                         "(its name, e.g. 'W2 lr 1, b2 frozen', or its folder name)")
     p = sub.add_parser("cache", help="list the stored results by experiment; --prune deletes "
-                                     "those of other numerics versions")
+                                     "those of other numerics versions; --thin thins the "
+                                     "runs to the epochs the book reads")
     p.add_argument("--prune", action="store_true", help="delete what no configuration can use")
     p.add_argument("--dry-run", action="store_true", help="with --prune: only say what would go")
+    p.add_argument("--thin", action="store_true",
+                   help="thin the stored runs to the epochs the book's chapters read")
+    p.add_argument("--profile", default="paper", help="with --thin: whose book (default paper)")
     p.add_argument("--root", default=None, help="results folder (default: $WTM_RESULTS or results/)")
     p = sub.add_parser("results", help="the stored results as one archive: pack, fetch")
     acts = p.add_subparsers(dest="action", required=True, metavar="{pack,fetch}")
@@ -207,6 +235,9 @@ def main(argv=None) -> int:
                 print(f"wtm: {missing} claim(s) have no measured value yet", file=sys.stderr)
                 return 1
         elif args.command == "cache":
+            if args.thin:
+                params.check_profile(args.profile)
+                return _thin_command(args.root, args.profile)
             _cache_command(args.root, args.prune, args.dry_run)
         elif args.command == "results":
             return _results_command(args)

@@ -18,6 +18,7 @@ import time
 from dataclasses import replace
 
 from wtmlib.book.jobs import READING_CHAPTERS, Job, Plan, cost, kind, missing
+from wtmlib.build import thin
 from wtmlib.results import cache
 from wtmlib.results.runs import key_of, run
 from wtmlib.build.pipeline import Stopped
@@ -30,9 +31,15 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
     """Train every run the chapters of ``params`` need that is not stored, on the most
     ``workers`` any of them asks for (one by one in this process for 0 or 1); how many
     were trained. Each run is stored as it ends: a killed build keeps them, and an
-    error in one stops the build before any notebook runs."""
+    error in one stops the build before any notebook runs. Then every run is thinned
+    to what the chapters read (``thin.thin_stored``); a run stored thinned that they
+    read more of is dropped first, to be trained again."""
     plan, seen = Plan(params, profile), set()
     later = bool(set(params) & set(READING_CHAPTERS))
+    reads = thin.reads(plan, root)  # known here when the sweep is stored already
+    if reads is not None:
+        mine = plan.first() + plan.under_reading()
+        thin.drop_insufficient(reads, {key_of(*job.configs) for job in mine}, root, log)
     first = missing(plan.first(), plan, root, seen)
     workers = max((plan.P(n).get("workers", 0) for n in params), default=0)
     status = _Status(log, every_s, workers)
@@ -52,6 +59,9 @@ def train_plan(params: dict[str, dict], profile: str = "paper", root=None, log=p
         stop.notes.append(status.stopped(root))
         raise
     status.finish()
+    reads = thin.reads(plan, root)
+    if reads is not None:
+        thin.thin_stored(reads, root, log)
     return status.n_done
 
 

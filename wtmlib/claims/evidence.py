@@ -147,9 +147,15 @@ def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
     """F5-crossing-occurs, F5-crossing-epoch and F3-onset-epoch (Section 4.2.2), and the
     per-seed timing table:
     crossing of the loss shares, onset of the within-class spread growth (both infinite
-    when they never happen), half-rise."""
+    when they never happen), half-rise. A thinned run answers the onset for factors up
+    to the one it was thinned for (``wtmlib.build.thin``); a larger one is refused."""
     rows = {}
     for res in results:
+        kept_for = (res.info.get("thinned") or {"onset_factor": onset_factor})["onset_factor"]
+        if kept_for is None or kept_for < onset_factor:  # wtmlib.build.thin.spread_records
+            raise ValueError(f"run {res.key}: thinned for onset factors up to {kept_for}, "
+                             f"asked for {onset_factor}; a build with this factor trains "
+                             "it again whole (wtm run / wtm book)")
         h = res.history
         spread = within_class_spread(res["pattern_means_train"],
                                      pattern_class(res["pattern_means_train"].shape[2]).numpy(),

@@ -102,7 +102,7 @@ verdicts = {}
 for key, name in chosen.items():
     verdicts |= evidence.save({
         f"F4-{key}-no-wtm": evidence.remaining(rc[name], rc[full], name),
-        f"F4-{key}-acc": evidence.Evidence(acc[name], note=name)})
+        f"F4-{key}-acc": evidence.Evidence(acc[name], *evidence.CHANCE, note=name)})
 for cid, v in verdicts.items():
     report.glue(f"verdict_{cid}", v)
 left = {name: float(np.mean(rc[name]) / np.mean(rc[full])) for name in by_setup if name != full}

@@ -70,7 +70,7 @@ display(tables.with_sd(summary, spread))
 # the Section 4 runs, measured on it the same way; Section 5.1's are judged against it
 linear = runs["no ReLU (linear)"]
 as_control = evidence.mechanism(linear, early_epoch) | evidence.figure5(
-    linear, params.chapter_parameters("difficulty")["onset_factor"])[0] | evidence.learning_order(
+    linear, params.chapter_parameters("difficulty")["onset_factor"], linear)[0] | evidence.learning_order(
     linear, params.chapter_parameters("related")["rise_window"], linear)[0]
 _ = evidence.save(as_control, f"{provenance.current_profile()}@{CONTROL}")
 

@@ -105,7 +105,7 @@ for name, cfg in configs.items():
     rows[name] = [tables.reading_row(r, wtm["early_epoch"], table.loc[s])
                   for r, s in zip(rs, seeds)]
     found = evidence.mechanism(rs, wtm["early_epoch"], table)
-    crossing, timing = evidence.figure5(rs, difficulty["onset_factor"])
+    crossing, timing = evidence.figure5(rs, difficulty["onset_factor"], control)
     found |= crossing | evidence.learning_order(rs, related["rise_window"], control)[0]
     datas = datas or [load_data_of(r) for r in rs]  # every reading's seed draws the same S
     found |= evidence.counterbalance(rs, datas, model_cfg)

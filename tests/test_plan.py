@@ -167,6 +167,7 @@ def test_the_readings_chapter_plans_the_chosen_reading_with_w2_norm_fixed(monkey
 def test_the_plan_lists_the_gradient_share_runs_the_difficulty_chapter_loads(tmp_path,
                                                                              monkeypatch):
     from wtmlib.results import experiments  # noqa: PLC0415
+    from wtmlib.results.pool import seed_jobs  # noqa: PLC0415
     monkeypatch.setenv("WTM_RESULTS", str(tmp_path))
     params = resolve("quick", {"wtm": TINY_WTM, "difficulty": {"grad_seeds": 1},
                                "related": {"snapshots": [0, 2, TINY_WTM["epochs"]]}},
@@ -175,8 +176,11 @@ def test_the_plan_lists_the_gradient_share_runs_the_difficulty_chapter_loads(tmp
     grad = experiments.grad_jobs(*p.reading(), 1)
     snap = experiments.snapshot_jobs(*p.reading(), p.P("related"), params["wtm"]["n_seeds"])
     assert [j[2].keep_grad_shares for j in grad] == [True]
+    control = seed_jobs(*experiments.linear_control(*p.reading()),
+                        range(p.P("ablation")["ablation_seeds"]))
     assert [key_of(*j.configs) for j in p.under_reading() if j.chapter == "difficulty"] \
-        == [key_of(*j) for j in grad + snap]
+        == [key_of(*j) for j in grad + snap + control]
     text = source_path("difficulty").read_text()
     assert "experiments.grad_jobs(data_cfg, model_cfg, train_cfg, grad_seeds)" in text
     assert "experiments.snapshot_jobs(data_cfg, model_cfg, train_cfg, related, len(seeds))" in text
+    assert "experiments.linear_control(data_cfg, model_cfg, train_cfg)" in text

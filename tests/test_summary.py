@@ -34,7 +34,7 @@ def test_findings_follow_the_stored_verdicts(results):
     store.save("F3-winner-take-most", 0.6, null=0.0)
     store.save("F3-losers-fall", 0.6, null=0.0)
     store.save("F3-one-class", 0.6, null=0.0)
-    store.save_seeds("F5-crossing-occurs", [0.0, 0.0, 0.0])
+    store.save_seeds("F5-crossing-occurs", [0.0, 0.0, 0.0], null=0.0)
     store.save_seeds("S-acc", [96.0, 96.2])
     rows = store.table("paper")
     page = summary.findings_html(rows)
@@ -51,7 +51,7 @@ def test_findings_follow_the_stored_verdicts(results):
 
 
 def test_an_infinite_value_reads_as_never_in_a_finding(results):
-    store.save_seeds("F5-crossing-occurs", [1.0, 1.0, 1.0])
+    store.save_seeds("F5-crossing-occurs", [1.0, 1.0, 1.0], null=0.0)
     store.save_seeds("F5-crossing-epoch", [math.inf, 31.0, 32.0])
     page = summary.findings_html(store.table("paper"))
     assert "never in some seed" in _finding(page, "The timing of Figure 5")

@@ -108,6 +108,9 @@ class Plan:
                 data, model, train, self.P("difficulty")["grad_seeds"])]
             jobs += [Job("difficulty", "section4", j) for j in experiments.snapshot_jobs(
                 data, model, train, self.P("related"), P4["n_seeds"])]
+            jobs += [Job("difficulty", "section4", j) for j in seed_jobs(  # Figure 5's control
+                *experiments.linear_control(data, model, train),
+                range(self.P("ablation")["ablation_seeds"]))]
         if "ablation" in names:
             jobs += [Job("ablation", "section4", j)
                      for j in experiments.ablation_jobs(data, model, train, self.P("ablation"))]

@@ -146,11 +146,14 @@ def causal(bases: list, same_init: list, new_init: list, n_pat: int) -> dict:
         f"{len(same) // max(len(bases), 1)} redraws of the samples, and as many of the weights")}
 
 
-def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
+def figure5(results: list, onset_factor: float, control: list | None = None
+            ) -> tuple[dict, pd.DataFrame]:
     """F5-crossing-occurs, F5-crossing-epoch and F3-onset-epoch (Section 4.2.2), and the
     per-seed timing table:
     crossing of the loss shares, onset of the within-class spread growth (both infinite
-    when they never happen), half-rise. A thinned run answers the onset for factors up
+    when they never happen), half-rise. ``control``: the linear network's runs (no ReLU,
+    same data and training), whose share of seeds that cross is F5-crossing-occurs's
+    null. A thinned run answers the onset for factors up
     to the one it was thinned for (``wtmlib.build.thin``); a larger one is refused."""
     rows = {}
     for res in results:
@@ -178,8 +181,17 @@ def figure5(results: list, onset_factor: float) -> tuple[dict, pd.DataFrame]:
     listed = lambda a: ", ".join("never" if np.isinf(v) else f"{v:.0f}" for v in a)  # noqa: E731
     crossed = cross[np.isfinite(cross)]
     peaks = ", ".join(f"{v:.3f}" for v in timing.max_share_difficult.astype(float))
+    null, null_note = 0.0, "0: never (no control given)"
+    if control is not None:
+        theirs = [loss_share_crossing(r.history["share_difficult"], r.history["share_regular"])
+                  for r in control]
+        null = sum(c is not None for c in theirs) / len(theirs)
+        null_note = ("the linear network (no ReLU), same data and training: crossing per "
+                     "seed " + listed([np.inf if c is None else c for c in theirs])
+                     + "; largest difficult share " + ", ".join(
+                         f"{r.history['share_difficult'].max():.3f}" for r in control))
     found = {"F5-crossing-occurs": Evidence(
-        [len(crossed) / len(cross)], 0.0, "0: never", n=len(cross),
+        [len(crossed) / len(cross)], null, null_note, n=len(cross),
         note=f"crossing per seed: {listed(cross)}; largest difficult share per seed: {peaks}")}
     half = "half-rise per seed: " + ", ".join(f"{v:.0f}" for v in timing.half_rise)
     found["F5-crossing-epoch"] = Evidence(  # no crossing: no epoch (not testable, n = 0)

@@ -126,6 +126,20 @@ _A1_CONTROL = RuleChange(
     "seed by seed", "a control beside the null at initialization, as for S: a measure the "
     "network without ReLU also shows is not the mechanism; made before any paper-size "
     "value of this claim was seen")
+_F5_CONTROL = RuleChange(
+    "2026-12-07", "share of seeds that cross; null 0 (never); reproduced >= 0.8, partly > 0",
+    "the share minus the linear network's share (the control); reproduced >= 0.5, partly > 0",
+    "made after the data: at the paper's settings the linear network (no ReLU, the same data "
+    "and training), which has no winner-take-most, crosses in 3 of 3 seeds (epochs 17-18, "
+    "largest difficult share 0.62-0.63) against 4 of 5 for the model; the control column "
+    "showed the old rule's 'reproduced' there too. A crossing any model shows is no evidence "
+    "for the mechanism the paper ties it to")
+_F5_EPOCH_ALONE = RuleChange(
+    "2026-12-07", "testable where F5-crossing-occurs holds at least partly",
+    "testable where the crossing happens in at least one seed",
+    "made with _F5_CONTROL: F5-crossing-occurs is now judged against the linear network, so "
+    "its verdict no longer says whether the crossing happened; the epoch is judged on the "
+    "seeds that cross, as before")
 
 # B-output-scale: the share of the mechanism left with W2's norm fixed, two ways
 _OUTPUT_LITERAL_TEST = (
@@ -405,16 +419,17 @@ CLAIMS = [
     Claim("F5-crossing-occurs", "4.2.2", "Very quickly (around the 6th epoch), the share "
           "of the difficult group matches and even exceeds the share of the regular group",
           "it happens", "share of seeds in which the difficult share of the training loss "
-          "reaches the regular share at some epoch (the largest share per seed in the note; "
-          "null 0: never); reproduced >= 0.8 of seeds, partly > 0", _at_least(0.8, 1e-9),
-          "04c_difficulty", log=(_F5_CENSORED,)),
+          "reaches the regular share at some epoch (the largest share per seed in the note), "
+          "minus the same share for the linear network (no ReLU, same data and training: the "
+          "control); reproduced >= 0.5, partly > 0", _minus_null(_at_least(0.5, 1e-9)),
+          "04c_difficulty", vs_null=True, log=(_F5_CENSORED, _F5_CONTROL)),
     Claim("F5-crossing-epoch", "4.2.2", "Very quickly (around the 6th epoch), the share of "
           "the difficult group matches and even exceeds the share of the regular group",
           "epoch ~6", "median first crossing epoch over the seeds where the crossing happens "
           "(their range and the half-rise epoch in the note); reproduced in [3, 12], partly "
-          "in [0, 24] (4 x the paper's); testable where F5-crossing-occurs holds at least "
-          "partly", _between(3, 12, 0, 24), "04c_difficulty", "epoch",
-          depends_on="F5-crossing-occurs", min_n=1, log=(_F5_CENSORED,)),
+          "in [0, 24] (4 x the paper's); testable where the crossing happens in at least "
+          "one seed", _between(3, 12, 0, 24), "04c_difficulty", "epoch",
+          min_n=1, log=(_F5_CENSORED, _F5_EPOCH_ALONE)),
     Claim("F3-onset-epoch", "4.2.2", "around the 6th epoch of the training process, we "
           "observe some clusters being 'pushed' in the same direction as clusters of the "
           "opposite class", "epoch ~6", "median, over the seeds where it happens, of the "

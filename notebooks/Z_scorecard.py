@@ -17,8 +17,10 @@
 # test it (the measure and the threshold of each verdict, in `wtmlib/claims/registry.py`, written
 # before the runs except the changes listed under *Rule changes* below, each with its
 # date and reason), our value (mean ± standard deviation over seeds, with the number of
-# seeds or models), its null (the same measure where the claimed effect is absent, e.g.
-# the same runs at initialization) and the verdict. A claim true of any network is
+# seeds or models, and the 95 % t-interval of the mean), its null (the same measure
+# where the claimed effect is absent, e.g. the same runs at initialization) and the
+# verdict. The mean decides a verdict unless the rule says the interval does; where the
+# interval reaches another verdict, the verdict says so. A claim true of any network is
 # marked *holds by construction* and not counted as reproduced; a claim that needs
 # another (the Figure 5 crossing) is *not testable* where that one fails, so a failure
 # counts once. The values are read from the

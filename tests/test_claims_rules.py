@@ -335,3 +335,18 @@ def test_scorecard_without_its_rule_change_table(results):
     page = scorecard.scorecard_html("paper", log=False)
     assert "Rule changes</h3>" not in page and page.count('<tr class="wtm-claim"') == len(CLAIMS)
     assert "Rule changes</h3>" in scorecard.scorecard_html("paper")
+
+
+def test_a_verdict_says_when_its_interval_reaches_another(results):
+    """The mean decides; the 95 % interval's ends, judged by the same rule, are shown."""
+    store.save("F3-losers-fall", 0.7, null=0.4)
+    # the paper build's S4-counterbalance: mean -0.49 points over 5 seeds, sd 1.1
+    seeds = [-1.69, -1.44, 0.56, 0.9, -0.77]
+    assert store.save_seeds("S4-counterbalance", seeds, null=0.0) == REPRODUCED
+    row = {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]
+    assert row["reaches"] == [PARTLY]
+    assert "the 95% interval reaches partly" in scorecard.scorecard_html("paper")
+    store.save_seeds("S4-counterbalance", [-0.5, -0.49, -0.51], null=0.0)  # tight
+    assert {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]["reaches"] == []
+    store.save("S4-counterbalance", -0.5, null=0.0)  # one value: no interval
+    assert {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]["reaches"] == []

@@ -113,7 +113,9 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True,
                  ours, format_null(r),
                  _verdict_html(r["verdict"], preview) + _category_html(r) + (
                      f" <small>({html.escape(r['depends_on'])} failed)</small>"
-                     if r["verdict"] == UNTESTABLE and r["depends_on"] else "")]
+                     if r["verdict"] == UNTESTABLE and r["depends_on"] else "") + (
+                     f" <small>(the 95% interval reaches {html.escape(', '.join(r['reaches']))})"
+                     "</small>" if r["reaches"] else "")]
         if with_paper:
             p = paper[r["id"]]
             cells.append(f"{format_value(p)} {_verdict_html(p['verdict'], False)}")
@@ -276,6 +278,8 @@ def print_table(profile: str | None = None, file=None) -> int:
         line = (f"{r['id']:<{width}}  {r['section']:<10} paper: {r['paper']:<38} ours: "
                 f"{format_value(r) + format_interval(r):<34} null: {format_null(r):<10} "
                 f"{verdict}{kind}")
+        if r["reaches"]:
+            line += f" (the 95% interval reaches {', '.join(r['reaches'])})"
         if with_paper:
             line += f"   [paper profile: {format_value(paper[r['id']])}, {paper[r['id']]['verdict']}]"
         print(line, file=file)

@@ -120,7 +120,22 @@ def table(profile: str | None = None) -> list[dict]:
                          category=c.category, category_note=c.category_note,
                          interval=t_interval(got.get("sd"), got.get("n"))))
         rows[-1]["counted"] = counted_as(c, rows[-1]["verdict"])
+        rows[-1]["reaches"] = reaches(rows[-1], profile)
     return rows
+
+
+def reaches(row: dict, profile: str | None = None) -> list[str]:
+    """The other verdicts a row's 95 % interval reaches: its rule applied at the mean minus
+    and plus the interval's half-width (``[]`` without an interval). The mean over seeds
+    decides every verdict unless the rule says the interval does (those claims record an
+    end of their interval as their value, and have no interval of their own); this says
+    where another draw of seeds could have given another verdict."""
+    v, h = row["value"], row["interval"]
+    if row["verdict"] in (MISSING, UNTESTABLE) or v is None or h is None \
+            or not (math.isfinite(v) and math.isfinite(h)) or h <= 0:
+        return []
+    ends = {verdict(row["id"], v + d, row["null"], profile, row["n"]) for d in (-h, h)}
+    return sorted(ends - {row["verdict"]})
 
 
 def counts(rows: list[dict]) -> dict:

@@ -256,6 +256,27 @@ def test_pages_workflow_builds_with_the_readme_target():
     assert wf[True]["push"]["branches"] == ["main"]  # yaml reads the key `on` as True
 
 
+def test_only_the_release_job_may_write_and_it_runs_no_code_of_ours():
+    """The results archive goes to a release from a job of its own: the build job, which
+    runs notebooks, keeps a read-only token; the job that can write only downloads the
+    artifact and calls gh."""
+    wf = yaml.safe_load((ROOT / ".github" / "workflows" / "pages.yml").read_text())
+    assert wf["permissions"]["contents"] == "read"
+    jobs = wf["jobs"]
+    writers = [name for name, job in jobs.items()
+               if (job.get("permissions") or {}).get("contents") == "write"]
+    assert writers == ["release"]
+    steps = jobs["release"]["steps"]
+    assert [s["uses"].split("@")[0] for s in steps if "uses" in s] == ["actions/download-artifact"]
+    script = "\n".join(s.get("run", "") for s in steps)
+    assert "gh release upload" in script
+    starts = {line.split()[0].split("=")[0] for line in script.splitlines() if line.strip()}
+    assert starts <= {"tag", "archive", "if", "echo", "exit", "fi", "gh", "--title", "--notes"}
+    artifact = next(s for s in jobs["build"]["steps"]
+                    if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert artifact["with"]["name"] == steps[0]["with"]["name"]
+
+
 def test_wtm_entry_point_is_installed():
     out = subprocess.run([sys.executable, "-m", "wtmlib.build.cli", "params", "data"],
                          capture_output=True, text=True, check=True).stdout

@@ -30,6 +30,7 @@ threads: int = 0  # CPU threads for torch (0: torch's default)
 import numpy as np
 
 from wtmlib.analysis import tables
+from wtmlib.analysis.stats import t_interval
 from wtmlib.book import chapter, params, plots, report
 from wtmlib.claims import evidence
 from wtmlib.results import experiments, pool
@@ -250,21 +251,30 @@ report.glue("prop_verdict", prop_verdict)
 # misclassifies* a sample of its active class when it is off for it ($z \le 0$): it
 # then gives the sample nothing towards its class, as it does for the other class's
 # samples, which is where winner-take-most pushes the losing patterns. On the test set
-# at the end of training, the test accuracy of the quarter of samples that the largest
-# share of their class's neurons leave off, minus that of the quarter with the smallest
-# share: about 0 when the network counterbalances, negative when local losses turn
-# into errors.
+# at the end of training, per pattern: the mean share of its class's neurons that leave
+# its samples off, and its test accuracy; then the accuracy of the quarter of the
+# patterns with the largest share minus that of the quarter with the smallest: about 0
+# when the network counterbalances, negative when local losses turn into errors.
+# Patterns, not samples: a test sample that noise moves towards the other class is both
+# left off and misclassified, so between samples the gap would measure their difficulty;
+# Algorithm 1 makes the patterns equally hard.
 
 # %% tags=["hide-input"]
 balance = evidence.counterbalance(results, data, model_cfg)
 balance_verdict = evidence.save(balance)["S4-counterbalance"]
 ev = balance["S4-counterbalance"]
-report.glue("balance_gap", float(np.mean(ev.values)), ".1f")
+gap = float(np.mean(ev.values))
+report.glue("balance_gap", abs(gap), ".1f")
+report.glue("balance_direction", "better" if gap > 0 else "worse" if gap < 0 else "as well")
+half = t_interval(float(np.std(ev.values, ddof=1)), len(ev.values)) if len(ev.values) > 1 \
+    else float("nan")
+report.glue("balance_ci", f"95% interval ±{half:.1f} points over {len(ev.values)} seeds"
+            if np.isfinite(half) else "one seed, no interval")
 report.glue("balance_note", ev.note)
 report.glue("balance_verdict", balance_verdict)
 
 # %% [markdown]
-# The most locally misclassified quarter of the test samples is classified
-# {glue:text}`balance_gap` points better than the least (mean over seeds; negative:
-# worse). {glue:text}`balance_note`. Judged against 0 (fully counterbalanced):
-# {glue:text}`balance_verdict`.
+# The most locally misclassified quarter of the patterns is classified
+# {glue:text}`balance_gap` points {glue:text}`balance_direction` than the least (mean
+# over seeds; {glue:text}`balance_ci`). {glue:text}`balance_note`. Judged against 0
+# (fully counterbalanced): {glue:text}`balance_verdict`.

@@ -133,7 +133,10 @@ if show_figure:
 # - **Figure 5's timing.** The paper shows one run, with the two loss shares meeting
 #   around epoch 6. Over seeds, the crossing is a first-passage time that a seed may
 #   never reach, so its mean is undefined; the rule was restated (crossing occurs, and
-#   the median epoch over the seeds that cross), and the change is logged.
+#   the median epoch over the seeds that cross), and the change is logged. Whether the
+#   crossing happens is judged against the network without ReLU trained the same way,
+#   since a crossing that model also shows says nothing about the mechanism (also
+#   logged: the rule was first written without that control).
 # - **Qualitative claims.** Most claims are words about figures; each needed a measure
 #   and a null chosen before the runs, and some turned out true of any network (counted
 #   as holding by construction, not as reproduced).

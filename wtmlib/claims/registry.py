@@ -133,7 +133,8 @@ _F5_CONTROL = RuleChange(
     "and training), which has no winner-take-most, crosses in 3 of 3 seeds (epochs 17-18, "
     "largest difficult share 0.62-0.63) against 4 of 5 for the model; the control column "
     "showed the old rule's 'reproduced' there too. A crossing any model shows is no evidence "
-    "for the mechanism the paper ties it to")
+    "for the mechanism the paper ties it to. The paper-size verdict went from reproduced "
+    "(0.8 of seeds) to not reproduced (0.8 - 1.0)")
 _F5_EPOCH_ALONE = RuleChange(
     "2026-12-07", "testable where F5-crossing-occurs holds at least partly",
     "testable where the crossing happens in at least one seed",

@@ -348,5 +348,9 @@ def test_a_verdict_says_when_its_interval_reaches_another(results):
     assert "the 95% interval reaches partly" in scorecard.scorecard_html("paper")
     store.save_seeds("S4-counterbalance", [-0.5, -0.49, -0.51], null=0.0)  # tight
     assert {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]["reaches"] == []
+    # an interval from not reproduced to reproduced passes through partly
+    assert store.save_seeds("F2-acc-memorizing", [66.0, 74.0, 82.0]) == NOT
+    assert {r["id"]: r for r in store.table("paper")}["F2-acc-memorizing"]["reaches"] \
+        == sorted([PARTLY, REPRODUCED])
     store.save("S4-counterbalance", -0.5, null=0.0)  # one value: no interval
     assert {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]["reaches"] == []

@@ -13,6 +13,8 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from wtmlib.analysis.stats import t_interval
 from wtmlib.results.cache import results_root
 from wtmlib.results.provenance import build_provenance, current_profile
@@ -125,8 +127,10 @@ def table(profile: str | None = None) -> list[dict]:
 
 
 def reaches(row: dict, profile: str | None = None) -> list[str]:
-    """The other verdicts a row's 95 % interval reaches: its rule applied at the mean minus
-    and plus the interval's half-width (``[]`` without an interval). The mean over seeds
+    """The other verdicts a row's 95 % interval reaches: its rule applied at 41 evenly spaced
+    points from the mean minus to the mean plus the interval's half-width (the verdicts
+    between the ends too, and both sides of a target a ``_within`` rule is centred on;
+    ``[]`` without an interval). The mean over seeds
     decides every verdict unless the rule says the interval does (those claims record an
     end of their interval as their value, and have no interval of their own); this says
     where another draw of seeds could have given another verdict."""
@@ -134,8 +138,9 @@ def reaches(row: dict, profile: str | None = None) -> list[str]:
     if row["verdict"] in (MISSING, UNTESTABLE) or v is None or h is None \
             or not (math.isfinite(v) and math.isfinite(h)) or h <= 0:
         return []
-    ends = {verdict(row["id"], v + d, row["null"], profile, row["n"]) for d in (-h, h)}
-    return sorted(ends - {row["verdict"]})
+    seen = {verdict(row["id"], v + d, row["null"], profile, row["n"])
+            for d in np.linspace(-h, h, 41)}
+    return sorted(seen - {row["verdict"]})
 
 
 def counts(rows: list[dict]) -> dict:

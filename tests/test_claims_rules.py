@@ -354,3 +354,23 @@ def test_a_verdict_says_when_its_interval_reaches_another(results):
         == sorted([PARTLY, REPRODUCED])
     store.save("S4-counterbalance", -0.5, null=0.0)  # one value: no interval
     assert {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]["reaches"] == []
+
+
+def test_wtm_claims_says_when_a_reproduced_claim_also_passes_in_a_control(results):
+    """The terminal table checks the control columns the build stored: a claim counted as
+    reproduced that the linear model also reproduces is named above the counts."""
+    store.save("F3-winner-take-most", 0.6, null=0.0)
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    assert "control columns" not in out.getvalue()  # none stored: nothing to check
+    store.save("F3-winner-take-most", -0.5, null=0.0, profile="paper@control-linear")
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    assert "no claim counted as reproduced is reproduced there" in out.getvalue()
+    store.save("F3-winner-take-most", 0.6, null=0.0, profile="paper@control-linear")
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    lines = out.getvalue().splitlines()
+    assert "ALSO REPRODUCED IN A CONTROL" in lines[-2] and "F3-winner-take-most (linear model)" \
+        in lines[-2]
+    assert lines[-1].startswith(f"{len(CLAIMS)} claims:")  # the counts stay the last line

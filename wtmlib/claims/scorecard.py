@@ -294,6 +294,14 @@ def print_table(profile: str | None = None, file=None) -> int:
         for ch in r["log"]:
             print(f"{pad}rule changed {ch.date}: was '{ch.old}', now '{ch.new}' ({ch.reason})",
                   file=file)
+    stored = [name for name, column in controls(profile).items()
+              if any(r["verdict"] != MISSING for r in table(column))]
+    if stored:
+        conflicts = control_conflicts(profile)
+        print(f"checked against the control columns ({', '.join(stored)}): "
+              + ("no claim counted as reproduced is reproduced there" if not conflicts else
+                 "ALSO REPRODUCED IN A CONTROL (no evidence for the mechanism): "
+                 + ", ".join(conflicts)), file=file)
     missing = sum(r["verdict"] == MISSING for r in rows)
     print(("preview " if preview else "") + f"{len(rows)} claims: " + "; ".join(
         f"{k}: {v}" for k, v in counts(rows).items()), file=file)

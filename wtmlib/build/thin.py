@@ -63,7 +63,11 @@ def reads(plan: Plan, root=None) -> Reads | None:
     not stored in ``root`` (the runs drawn depend on the reading it chooses). Mirrors
     the chapters: the runs they draw over training (the readings page, Section 4.1's
     spread curves, the explorer) and those whose spread onset Figure 5 scans (every
-    reading, the chosen one's seeds, the linear control)."""
+    reading, the chosen one's seeds, the linear control). ``None`` too for a book without
+    the Section 4.1 and Appendix A.1 chapters (a toy book in the tests): no reading to
+    choose, nothing thinned."""
+    if not {"wtm", "mnist"} <= set(notebook_names()):
+        return None
     P4, PM = plan.P("wtm"), plan.P("mnist")
     data, model, train = experiments.section4(P4)
     configs = readings.sweep_configs(train, P4["output_lrs"])

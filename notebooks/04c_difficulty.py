@@ -34,7 +34,6 @@ from wtmlib.analysis.stats import t_interval
 from wtmlib.book import chapter, params, plots, report
 from wtmlib.claims import evidence
 from wtmlib.results import experiments, pool
-from wtmlib.analysis.measures import loss_share_crossing
 from wtmlib.data import difficulty
 from wtmlib.results.runs import load_data_of, run
 
@@ -83,9 +82,7 @@ report.glue("crossing_list", ", ".join("never" if np.isinf(c) else f"{c:.0f}" fo
 report.glue("onset_list", ", ".join("never" if np.isinf(o) else f"{o:.0f}" for o in onsets))
 report.glue("max_share", float(timing.max_share_difficult.mean()), ".2f")
 report.glue("half_rise_list", ", ".join(f"{v:.0f}" for v in timing.half_rise))
-report.glue("n_cross_linear", sum(loss_share_crossing(r.history["share_difficult"],
-                                                      r.history["share_regular"]) is not None
-                                  for r in control))
+report.glue("n_cross_linear", round(found["F5-crossing-occurs"].null * len(control)))
 report.glue("n_linear", len(control))
 verdicts = evidence.save(found)
 report.glue("verdict_occurs", verdicts["F5-crossing-occurs"])

@@ -122,11 +122,11 @@ def table(profile: str | None = None) -> list[dict]:
                          category=c.category, category_note=c.category_note,
                          interval=t_interval(got.get("sd"), got.get("n"))))
         rows[-1]["counted"] = counted_as(c, rows[-1]["verdict"])
-        rows[-1]["reaches"] = reaches(rows[-1], profile)
+        rows[-1]["reaches"] = reaches(rows[-1])
     return rows
 
 
-def reaches(row: dict, profile: str | None = None) -> list[str]:
+def reaches(row: dict) -> list[str]:
     """The other verdicts a row's 95 % interval reaches: its rule applied at 41 evenly spaced
     points from the mean minus to the mean plus the interval's half-width (the verdicts
     between the ends too, and both sides of a target a ``_within`` rule is centred on;
@@ -138,8 +138,11 @@ def reaches(row: dict, profile: str | None = None) -> list[str]:
     if row["verdict"] in (MISSING, UNTESTABLE) or v is None or h is None \
             or not (math.isfinite(v) and math.isfinite(h)) or h <= 0:
         return []
-    seen = {verdict(row["id"], v + d, row["null"], profile, row["n"])
-            for d in np.linspace(-h, h, 41)}
+    c = _claim(row["id"])  # the row is testable: its dependency and its n already passed
+    if c.vs_null and (row["null"] is None or not math.isfinite(row["null"])):
+        return []
+    judge = (lambda x: c.rule(x, row["null"])) if c.vs_null else c.rule
+    seen = {judge(float(v + d)) for d in np.linspace(-h, h, 41)}
     return sorted(seen - {row["verdict"]})
 
 

@@ -20,8 +20,8 @@
 # seeds or models, and the 95 % t-interval of the mean), its null (the same measure
 # where the claimed effect is absent, e.g. the same runs at initialization) and the
 # verdict. The mean decides a verdict unless the rule says the interval does; where the
-# interval reaches another verdict, the verdict says so. A claim true of any network is
-# marked *holds by construction* and not counted as reproduced; a claim that needs
+# interval reaches another verdict, the verdict says so ("CI reaches ..."). A claim true
+# of any network is marked *holds by construction* and not counted as reproduced; a claim that needs
 # another (the Figure 5 crossing) is *not testable* where that one fails, so a failure
 # counts once. The values are read from the
 # files the chapters wrote when they ran (`results/claims/`), never typed in; the same

@@ -345,7 +345,10 @@ def test_a_verdict_says_when_its_interval_reaches_another(results):
     assert store.save_seeds("S4-counterbalance", seeds, null=0.0) == REPRODUCED
     row = {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]
     assert row["reaches"] == [PARTLY]
-    assert "the 95% interval reaches partly" in scorecard.scorecard_html("paper")
+    assert "(CI reaches partly)" in scorecard.scorecard_html("paper")
+    out = io.StringIO()
+    scorecard.print_table("paper", file=out)
+    assert "reproduced (the 95% interval reaches partly)" in out.getvalue()
     store.save_seeds("S4-counterbalance", [-0.5, -0.49, -0.51], null=0.0)  # tight
     assert {r["id"]: r for r in store.table("paper")}["S4-counterbalance"]["reaches"] == []
     # an interval from not reproduced to reproduced passes through partly

@@ -114,8 +114,9 @@ def scorecard_html(profile: str | None = None, show_tests: bool = True,
                  _verdict_html(r["verdict"], preview) + _category_html(r) + (
                      f" <small>({html.escape(r['depends_on'])} failed)</small>"
                      if r["verdict"] == UNTESTABLE and r["depends_on"] else "") + (
-                     f" <small>(the 95% interval reaches {html.escape(', '.join(r['reaches']))})"
-                     "</small>" if r["reaches"] else "")]
+                     ' <small title="the 95% interval of the mean reaches this verdict too">'
+                     f"(CI reaches {html.escape(', '.join(r['reaches']))})</small>"
+                     if r["reaches"] else "")]
         if with_paper:
             p = paper[r["id"]]
             cells.append(f"{format_value(p)} {_verdict_html(p['verdict'], False)}")
